@@ -1,0 +1,46 @@
+"""Campaigns: one message body sent to a program's consenting audience."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")  # being built; nothing is sent
+    SCHEDULED = "scheduled", _("Scheduled")  # starts at `send_at` (the beat task picks it up)
+    SENDING = "sending", _("Sending")  # audience materialised; workers are sending
+    PAUSED = "paused", _("Paused")  # workers claim nothing until resumed
+    COMPLETED = "completed", _("Completed")  # nothing left to send
+    CANCELLED = "cancelled", _("Cancelled")  # stopped for good; unsent messages cancelled
+
+
+class Campaign(models.Model):
+    name = models.CharField(max_length=120)
+    program = models.ForeignKey(
+        "contacts.Program", on_delete=models.PROTECT, related_name="campaigns",
+        help_text=_("The consent this campaign relies on: only active subscribers get it."),
+    )  # fmt: skip
+    body = models.TextField(
+        help_text=_("Personalise with {{ first_name }}; use {{ first_name|default:'there' }} for a fallback.")
+    )
+    status = models.CharField(max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    send_at = models.DateTimeField(null=True, blank=True, help_text=_("Leave empty to send as soon as it is started."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("send_campaign", "Can send, schedule, pause, resume and cancel campaigns")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "send_at"], name="campaign_due")]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,35 @@
+"""Root test configuration: every test runs behind the network guard."""
+
+import os
+import tempfile
+
+import pytest
+
+from testing import network_guard
+
+
+def pytest_configure(config):
+    fd, path = tempfile.mkstemp(prefix="network-guard-", suffix=".log")
+    os.close(fd)
+    os.environ["SMSCONSENT_NETWORK_GUARD_LOG"] = path
+    network_guard.install()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    tried = network_guard.attempts()
+    if tried:
+        session.config.get_terminal_writer().line(
+            "FAILED: tests tried to reach the real provider: " + "; ".join(tried), red=True
+        )
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sms_backends(settings):
+    """Each test starts with an empty in-memory outbox and backends built from its own settings."""
+    from messaging.backends import locmem, reset_backends
+
+    locmem.outbox.clear()
+    reset_backends()
+    yield
+    reset_backends()

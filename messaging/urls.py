@@ -1,0 +1,2 @@
+app_name = "messaging"
+urlpatterns: list = []  # /sms/inbound/ and /sms/status/ (gateway)

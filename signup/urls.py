@@ -1,0 +1,3 @@
+
+app_name = "signup"
+urlpatterns: list = []  # /join/<slug>/ and /join/<slug>/thanks/ (public forms)
