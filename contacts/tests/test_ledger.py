@@ -59,9 +59,8 @@ def test_database_refuses_raw_update_and_delete_of_ledger_rows():
     event = _opt_in(make_contact(), make_program())
     for sql in ("UPDATE contacts_consentevent SET kind = 'opt_out' WHERE id = %s",
                 "DELETE FROM contacts_consentevent WHERE id = %s"):  # fmt: skip
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [event.pk])
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [event.pk])
     assert ConsentEvent.objects.get(pk=event.pk).kind == "opt_in"
 
 

@@ -1,0 +1,16 @@
+"""Celery tasks for single messages. A task takes an id, re-reads the row and calls one service."""
+
+from celery import shared_task
+
+from .services import message_claim, message_send_claimed
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def message_deliver_task(self, message_id: int) -> None:
+    # Claiming first makes a duplicate delivery of this task a no-op.
+    message = message_claim(message_id=message_id)
+    if message is None:
+        return
+    outcome = message_send_claimed(message)
+    if outcome.retry_at is not None:
+        raise self.retry(eta=outcome.retry_at)
