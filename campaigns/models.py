@@ -24,6 +24,10 @@ class Campaign(models.Model):
     body = models.TextField(
         help_text=_("Personalise with {{ first_name }}; use {{ first_name|default:'there' }} for a fallback.")
     )
+    # Audience: the program's active subscribers, narrowed to contacts having ALL these tags
+    # and whose attributes match every key/value in `attribute_filters` (exact match).
+    tags = models.ManyToManyField("contacts.Tag", blank=True, related_name="+")
+    attribute_filters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True, help_text=_("Leave empty to send as soon as it is started."))
     created_by = models.ForeignKey(

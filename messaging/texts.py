@@ -1,0 +1,52 @@
+"""The fixed texts the product sends, composed from a program's fields (CTIA shapes).
+
+Kept in one module so the HELP reply, the confirmations and the web page's
+preview can never drift apart.
+"""
+
+from django.utils.translation import gettext as _
+
+RATES = "Msg&data rates may apply."
+
+
+def text_opt_in_confirmation(program) -> str:
+    """Sent once when consent becomes active: brand, program, frequency, rates, HELP and STOP."""
+    return _(
+        "%(brand)s: You're subscribed to %(name)s. %(frequency)s. %(rates)s Reply HELP for help, STOP to cancel."
+    ) % {
+        "brand": program.brand,
+        "name": program.name,
+        "frequency": program.frequency_text.rstrip("."),
+        "rates": _(RATES),
+    }
+
+
+def text_double_opt_in_request(program) -> str:
+    """Sent after a web sign-up to a double opt-in program; a YES reply completes consent."""
+    return _(
+        "%(brand)s: Reply YES to confirm you want %(name)s texts. %(frequency)s. %(rates)s "
+        "Reply HELP for help, STOP to cancel."
+    ) % {
+        "brand": program.brand,
+        "name": program.name,
+        "frequency": program.frequency_text.rstrip("."),
+        "rates": _(RATES),
+    }
+
+
+def text_help(program) -> str:
+    """The HELP/INFO reply: brand, program, a contact, frequency, rates, STOP instructions."""
+    return _("%(brand)s %(name)s: Help at %(contact)s. %(frequency)s. %(rates)s Reply STOP to cancel.") % {
+        "brand": program.brand,
+        "name": program.name,
+        "contact": program.help_contact,
+        "frequency": program.frequency_text.rstrip("."),
+        "rates": _(RATES),
+    }
+
+
+def text_opt_out_confirmation(brand: str) -> str:
+    """The one reply to an opt-out: no marketing, says how to come back."""
+    return _("%(brand)s: You're unsubscribed and will receive no more messages. Reply START to resubscribe.") % {
+        "brand": brand
+    }
