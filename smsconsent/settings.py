@@ -106,7 +106,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False  # only idempotent tasks opt in, per task
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}  # apps add their periodic tasks in their AppConfig.ready()
+# Schedules live in the database; these periodic tasks only look for what is due.
+CELERY_BEAT_SCHEDULE = {
+    "campaigns-start-due": {"task": "campaigns.tasks.campaigns_start_due", "schedule": 10.0},
+    "consent-expire-pending": {"task": "signup.tasks.pending_consents_expire", "schedule": 300.0},
+}
 
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
