@@ -90,7 +90,11 @@ def phone_e164(raw) -> str:
 
 def phone_facts(raw) -> PhoneFacts:
     number = raw if isinstance(raw, phonenumbers.PhoneNumber) else phone_parse(raw)
+    # Non-geographic numbers (5XX personal numbers) map to every zone of the country: that is
+    # "unknown", stored as "" so quiet hours apply their most careful window to them.
     zones = sorted(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    if not phonenumbers.is_number_geographical(number) or len(zones) > 4:
+        zones = []
     return PhoneFacts(e164=phone_e164(number), time_zones="|".join(zones), region=_region_of(number))
 
 
