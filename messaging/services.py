@@ -150,9 +150,12 @@ def _answer_may_be_lost(message: OutboundMessage) -> bool:
 
 def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
     """The provider's record of this very message, when an earlier attempt reached it."""
-    known = set(OutboundMessage.objects.filter(to=message.to, sid__isnull=False).values_list("sid", flat=True))
-    for found in backend.find_sent(message.to, since=message.created_at - _RECONCILE_SKEW):
-        if found.body == message.body and found.sid not in known:
+    candidates = [f for f in backend.find_sent(message.to, since=message.created_at - _RECONCILE_SKEW)
+                  if f.body == message.body]  # fmt: skip
+    # A text with the same body that another of our messages owns is not this one.
+    known = set(OutboundMessage.objects.filter(sid__in=[f.sid for f in candidates]).values_list("sid", flat=True))
+    for found in candidates:
+        if found.sid not in known:
             log.info("message %s was already accepted as %s; not sending again", message.pk, found.sid)
             return found
     return None

@@ -134,6 +134,7 @@ def test_a_server_error_then_success_sends_exactly_once(fake_twilio):
     assert len(fake_twilio.messages()) == 1
 
 
+@pytest.mark.smoke
 def test_a_retry_after_a_lost_answer_asks_the_provider_and_does_not_send_twice(fake_twilio):
     contact, [program] = subscriber()
     fake_twilio.drop_next()
