@@ -23,7 +23,15 @@ from contacts.services import consent_opt_out, contact_get_or_create, contact_ma
 from .backends import OutgoingSMS, SendError, SendResult, get_backend
 from .backends.base import ErrorClass
 from .backends.twilio import twilio_error_class
-from .models import SENDABLE_STATUSES, InboundMessage, MessageKind, MessageStatus, OutboundMessage, ReviewDecision
+from .models import (
+    SENDABLE_STATUSES,
+    EarlyStatus,
+    InboundMessage,
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+    ReviewDecision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +182,23 @@ def _record_sent(message: OutboundMessage, result: SendResult) -> None:
         error_code="",
         reason="",
     )
+    _early_statuses_apply(result.sid)
+
+
+def _early_statuses_apply(sid: str) -> None:
+    """Callbacks that beat the SID to the database, applied now in the order of their rank."""
+    early = list(EarlyStatus.objects.filter(sid=sid).values_list("pk", "status", "error_code"))
+    if not early:
+        return
+    for _, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[1], 0)):
+        message_status_apply(sid=sid, status=status, error_code=error_code)
+    EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+
+
+def early_statuses_purge(*, older_than: timedelta) -> int:
+    """Forget early callbacks whose SID never showed up (another system's messages, say)."""
+    deleted, _ = EarlyStatus.objects.filter(received_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def _record_skip(message: OutboundMessage, reason: str) -> SendOutcome:
@@ -253,6 +278,9 @@ def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool
                 f"status {status}",
                 evidence={"message_id": message.pk, "source": "status callback", "status": status},
             )
+        elif not OutboundMessage.objects.filter(sid=sid).exists():
+            # Not stored yet (the worker is about to commit it) or not ours: park it.
+            EarlyStatus.objects.create(sid=sid[:40], status=status, error_code=error_code[:10])
     return bool(changed)
 
 

@@ -110,6 +110,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "campaigns-start-due": {"task": "campaigns.tasks.campaigns_start_due", "schedule": 10.0},
     "consent-expire-pending": {"task": "signup.tasks.pending_consents_expire", "schedule": 300.0},
+    "messaging-early-statuses-purge": {"task": "messaging.tasks.early_statuses_purge_task", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------
