@@ -14,7 +14,7 @@ ROLES = (MARKETING, SUPPORT, AUDITOR)
 _n = itertools.count(1)
 
 
-def staff_user_make(role: str | None = None, *, superuser: bool = False, password: str = "pw-for-tests-only"):
+def staff_user_make(role: str | None = None, *, superuser: bool = False, password: str = "pw-for-tests-only"):  # noqa: S107
     """A staff user in `role`'s group (None: staff with no group at all)."""
     User = get_user_model()
     username = f"{(role or 'staff').split()[0].lower()}-{next(_n)}"

@@ -121,7 +121,8 @@ def test_opting_back_in_records_its_own_event_with_how_and_when(client, login_as
 def test_opting_back_in_without_complete_evidence_is_refused(client, login_as, overrides, field):
     login_as(SUPPORT)
     contact, program = make_contact(), make_program()
-    response = client.post(reverse("admin:contacts_contact_opt_in", args=[contact.pk]), _opt_in_data(program, **overrides))
+    url = reverse("admin:contacts_contact_opt_in", args=[contact.pk])
+    response = client.post(url, _opt_in_data(program, **overrides))
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert not ConsentEvent.objects.exists()
@@ -147,7 +148,7 @@ def test_roles_without_the_permission_cannot_opt_out_or_in(client, login_as, rol
 def test_auditor_exports_selected_ledger_events_as_csv(client, login_as):
     login_as(AUDITOR)
     contact, program = _subscribed()
-    ignored, _ = _subscribed()
+    _subscribed()  # another contact's event, not selected
     event = ConsentEvent.objects.get(contact=contact)
     response = client.post(LEDGER, _action("export_csv", [event.pk]))
     assert response.status_code == 200
