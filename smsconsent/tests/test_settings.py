@@ -108,3 +108,13 @@ def test_healthz_is_503_when_redis_does_not_answer(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert b"redis" in response.content
+
+
+@pytest.mark.smoke
+def test_env_example_lists_every_setting_read_from_the_environment():
+    import re
+
+    source = (BASE_DIR / "smsconsent" / "settings.py").read_text()
+    read = set(re.findall(r"""env\.\w+\(\s*["']([A-Z0-9_]+)["']""", source))
+    listed = set(re.findall(r"^([A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.MULTILINE))
+    assert read - listed == set(), "add these to .env.example"
