@@ -459,8 +459,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "contact", "kind", "program_or_all", "method", "actor"]
+    list_display = ["id", "created_at", "contact", "kind", "program_slug", "method", "actor"]
     list_filter = ["kind", "method", "program"]
+    ordering = ["-id"]
     list_select_related = ["contact", "program", "actor"]
     search_fields = ["contact__phone"]
     search_help_text = _("A phone number in any format.")
@@ -482,6 +483,10 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     @admin.display(description=_("program"))
     def program_or_all(self, event):
         return event.program or _("All programs")
+
+    @admin.display(description=_("program"), ordering="program__slug")
+    def program_slug(self, event):
+        return event.program.slug if event.program else _("all")
 
     @admin.display(description=_("evidence"))
     def evidence_readable(self, event):

@@ -38,8 +38,10 @@ def roles_collect(apps=global_apps) -> dict[str, set[str]]:
     return dict(roles)
 
 
-def roles_sync(*, apps=global_apps, using: str = "default", roles: dict[str, set[str]] | None = None) -> None:
-    """Create the groups and give each exactly its declared permissions (those that exist yet)."""
+def roles_sync(
+    *, apps=global_apps, using: str = "default", roles: dict[str, set[str]] | None = None
+) -> dict[str, list[str]]:
+    """Create the groups and give each exactly its declared permissions; returns those that don't exist (yet)."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     roles = roles_collect() if roles is None else roles
@@ -49,13 +51,14 @@ def roles_sync(*, apps=global_apps, using: str = "default", roles: dict[str, set
             "pk", "content_type__app_label", "codename"
         )
     }
+    missing = {}
     for name, wanted in sorted(roles.items()):
         group, _ = Group.objects.using(using).get_or_create(name=name)
-        missing = sorted(wanted - known.keys())
-        if missing:
-            # Normal mid-migrate: the app's tables (and so its permissions) come later.
-            log.debug("role %s: permissions not created yet: %s", name, ", ".join(missing))
+        # Normal mid-migrate: an app migrated later has no permissions yet.
+        if absent := sorted(wanted - known.keys()):
+            missing[name] = absent
         group.permissions.set([known[p] for p in wanted if p in known])
+    return missing
 
 
 def roles_post_migrate(sender, *, apps=global_apps, using="default", verbosity=1, **kwargs) -> None:
@@ -64,4 +67,6 @@ def roles_post_migrate(sender, *, apps=global_apps, using="default", verbosity=1
 
     for app_config in global_apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=using, apps=global_apps)
-    roles_sync(using=using)
+    # After a full migrate every permission exists, so a missing one is a typo in a roles.py.
+    for name, absent in roles_sync(using=using).items():
+        log.warning("role %s: no such permission(s): %s", name, ", ".join(absent))

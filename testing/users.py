@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-MARKETING = "Marketing staff"
-SUPPORT = "Support agents"
-AUDITOR = "Compliance auditors"
+from contacts.roles import COMPLIANCE_AUDITORS as AUDITOR
+from contacts.roles import MARKETING_STAFF as MARKETING
+from contacts.roles import SUPPORT_AGENTS as SUPPORT
+
 ROLES = (MARKETING, SUPPORT, AUDITOR)
 
 _n = itertools.count(1)

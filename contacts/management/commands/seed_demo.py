@@ -46,6 +46,8 @@ class Command(BaseCommand):
             if DEMO_LOGIN_FILE.exists():
                 username, password = DEMO_LOGIN_FILE.read_text().strip().split(":", 1)
                 self.stdout.write(f"Demo admin login: {username} / {password}")
+            else:
+                self.stdout.write("Admin login: the database already has users (manage.py createsuperuser adds one).")
             return
         with transaction.atomic():
             username, password = self._admin()
