@@ -121,11 +121,24 @@ def test_unfiltered_contacts_list_uses_the_planner_estimate_instead_of_count(
     with CaptureQueriesContext(connection) as queries:
         response = client.get(CHANGELIST)
     assert response.context["cl"].result_count == 5
-    assert not [q for q in queries if q["sql"].startswith('SELECT COUNT(*) AS "__count" FROM "contacts_contact"')]
-    # A filtered list still counts exactly.
-    with CaptureQueriesContext(connection) as queries:
-        client.get(CHANGELIST, {"region": "CA"})
-    assert [q for q in queries if "COUNT(*)" in q["sql"]]
+    assert not [q for q in queries if "COUNT(" in q["sql"] and "contacts_contact" in q["sql"]]
+    assert "about 5 contacts" in " ".join(response.content.decode().split())
+
+
+def test_filtered_contacts_list_stops_counting_at_the_cap(client, login_as, monkeypatch):
+    from contacts.pagination import EstimatedCountPaginator
+
+    login_as(SUPPORT)
+    for _ in range(5):
+        make_contact()  # all 415 numbers: California
+    monkeypatch.setattr(EstimatedCountPaginator, "count_cap", 3)
+    capped = client.get(CHANGELIST, {"region": "CA"})
+    assert capped.context["cl"].paginator.count_capped
+    assert "more than 3 contacts" in " ".join(capped.content.decode().split())
+    monkeypatch.setattr(EstimatedCountPaginator, "count_cap", 10)
+    exact = client.get(CHANGELIST, {"region": "CA"})
+    assert exact.context["cl"].result_count == 5
+    assert not exact.context["cl"].paginator.count_capped
 
 
 def test_add_contact_through_the_admin_derives_phone_facts(client, login_as):
