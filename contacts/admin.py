@@ -184,6 +184,8 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone"]  # shows the box; matching is exact and indexed (get_search_results)
     search_help_text = _("A phone number in any format, e.g. (415) 555-0101 or +1 415 555 0101, or an exact e-mail.")
     show_full_result_count = False
+    # Facet counts run one COUNT per filter choice (50+ states): never on a million rows.
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     list_per_page = 50
     autocomplete_fields = ["tags"]
@@ -466,6 +468,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     search_fields = ["contact__phone"]
     search_help_text = _("A phone number in any format.")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     fields = [
         "id", "created_at", "contact", "phone", "kind", "program_or_all", "method", "actor",
@@ -530,6 +533,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     search_fields = ["contact__phone"]
     search_help_text = _("A phone number in any format.")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
 
     def get_search_results(self, request, queryset, search_term):
