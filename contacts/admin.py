@@ -410,6 +410,7 @@ class SuppressedNumberAdmin(admin.ModelAdmin):
     search_fields = ["digest"]
     search_help_text = _("The list holds no numbers, only keyed fingerprints: type a number to look it up.")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = ["digest", "reason", "created_at"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
