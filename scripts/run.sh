@@ -51,7 +51,7 @@ if ! redis_answers; then
   fi
   echo "starting a local redis-server on $redis_host:$redis_port (stops with this command)"
   "${REDIS_SERVER:-redis-server}" --bind "$redis_host" --port "$redis_port" --save "" --appendonly no \
-    --dir var --logfile var/redis.log &
+    --dir "$PWD/var" --logfile "$PWD/var/redis.log" &
   children+=($!)
   for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
   redis_answers || { echo "error: the local redis-server did not come up; see var/redis.log" >&2; exit 1; }
