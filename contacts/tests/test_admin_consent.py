@@ -192,3 +192,17 @@ def test_contact_export_is_refused_without_the_permission(client, login_as, role
     login_as(role)
     contact, _ = _subscribed()
     assert client.get(reverse("admin:contacts_contact_export", args=[contact.pk])).status_code == 403
+
+
+def test_opt_out_action_refuses_more_than_its_limit_and_changes_nothing(client, login_as, monkeypatch):
+    from contacts import admin as contacts_admin
+
+    login_as(SUPPORT)
+    monkeypatch.setattr(contacts_admin, "OPT_OUT_ACTION_LIMIT", 1)
+    (first, program), (second, _) = _subscribed(), _subscribed()
+    response = client.post(
+        CHANGELIST, _action("opt_out_selected", [first.pk, second.pk], confirm="yes", reason="x"), follow=True
+    )
+    assert "at most 1 contacts" in response.content.decode()
+    assert not ConsentEvent.objects.filter(kind=ConsentKind.OPT_OUT).exists()
+    assert consent_may_send(contact=first, program=program)
