@@ -26,8 +26,13 @@ from .models import (
 from .phones import phone_digest, phone_facts
 
 
-def contact_get_or_create(*, phone, first_name: str = "", last_name: str = "", email: str = "") -> tuple[Contact, bool]:
-    """Find the contact for `phone` (any accepted format) or create it. Raises ValidationError for bad numbers."""
+def contact_get_or_create(
+    *, phone, first_name: str = "", last_name: str = "", email: str = "", attributes: dict | None = None
+) -> tuple[Contact, bool]:
+    """Find the contact for `phone` (any accepted format) or create it. Raises ValidationError for bad numbers.
+
+    An existing contact is returned unchanged: the other arguments only fill a new one.
+    """
     facts = phone_facts(phone)
     contact = Contact.objects.filter(phone=facts.e164).first()
     if contact:
@@ -39,7 +44,8 @@ def contact_get_or_create(*, phone, first_name: str = "", last_name: str = "", e
                 phone_digest=phone_digest(facts.e164),
                 first_name=first_name.strip(),
                 last_name=last_name.strip(),
-                email=email.strip(),
+                email=email.strip().lower(),
+                attributes=attributes or {},
                 time_zones=facts.time_zones,
                 region=facts.region,
             )

@@ -76,7 +76,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "smsconsent.wsgi.application"
 
 # --- Database ---------------------------------------------------------------
-(BASE_DIR / "var").mkdir(exist_ok=True)
+(BASE_DIR / "var" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise expects STATIC_ROOT
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes concurrent writers (web + worker) queue instead of
@@ -157,9 +157,10 @@ PHONENUMBER_DB_FORMAT = "E164"
 SMS_ALLOWED_REGIONS = env.list("SMS_ALLOWED_REGIONS", default=["US", "CA"])
 
 # --- SMS transport ------------------------------------------------------------
-SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Texts go to the console unless Twilio credentials are given (or a backend is named).
+SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
