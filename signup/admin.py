@@ -1,1 +1,117 @@
+"""Admin for programs (what people sign up to) and the disclosure snapshots their consent points at."""
 
+import re
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from contacts.models import Program, ProgramKeyword
+
+from .models import DisclosureVersion
+from .preview import program_preview_context
+
+# Words the inbound handler already gives a meaning (opt out, opt in, confirm, help).
+RESERVED_KEYWORDS = {
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "PARAR", "CANCELAR",
+    "DETENER", "BAJA", "ARRET", "ARRETE", "START", "UNSTOP", "YES", "HELP", "INFO",
+}  # fmt: skip
+
+
+class ProgramKeywordForm(forms.ModelForm):
+    class Meta:
+        model = ProgramKeyword
+        fields = ["keyword"]
+
+    def clean_keyword(self) -> str:
+        keyword = "".join(self.cleaned_data["keyword"].split()).upper()
+        if not re.fullmatch(r"[A-Z0-9]+", keyword):
+            raise forms.ValidationError(_("Use letters A–Z and digits only, in one word (e.g. DEALS)."))
+        if keyword in RESERVED_KEYWORDS:
+            raise forms.ValidationError(
+                _("%(keyword)s is reserved for opt-out, opt-in or help replies."), params={"keyword": keyword}
+            )
+        return keyword
+
+
+class ProgramKeywordInline(admin.TabularInline):
+    model = ProgramKeyword
+    form = ProgramKeywordForm
+    extra = 1
+    verbose_name = _("keyword that opts a texter in")
+    verbose_name_plural = _("keywords that opt a texter in")
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    change_form_template = "signup/admin/program_change_form.html"
+    inlines = [ProgramKeywordInline]
+    list_display = ["__str__", "slug", "public_page", "double_opt_in", "age_gated", "is_active", "updated_at"]
+    list_filter = ["is_active", "double_opt_in", "age_gated"]
+    search_fields = ["brand", "name", "slug", "keywords__keyword"]
+    prepopulated_fields = {"slug": ["brand", "name"]}
+    show_full_result_count = False
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["slug", "is_active"]}),
+        (
+            _("What people agree to (shown beside the consent checkbox and in the texts)"),
+            {"fields": ["brand", "name", "description", "frequency_text", "help_contact", "terms_url", "privacy_url"]},
+        ),
+        (_("How people opt in"), {"fields": ["double_opt_in", "age_gated", "minimum_age"]}),
+        (_("History"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description=_("Public sign-up page"))
+    def public_page(self, obj):
+        url = reverse("signup:join", kwargs={"slug": obj.slug})
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(require_GET(self.preview_view))
+        return [path("preview/", preview, name="contacts_program_preview"), *super().get_urls()]
+
+    def preview_view(self, request):
+        """The disclosure block and texts for the unsaved values in the change form, in every language."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        fields = ["brand", "name", "description", "frequency_text", "help_contact", "terms_url", "privacy_url"]
+        program = Program(
+            **{name: request.GET.get(name, "")[:500] for name in fields},
+            double_opt_in=bool(request.GET.get("double_opt_in")),
+        )
+        html = render_to_string("signup/admin/_preview.html", {"previews": program_preview_context(program)})
+        return HttpResponse(html)
+
+
+@admin.register(DisclosureVersion)
+class DisclosureVersionAdmin(admin.ModelAdmin):
+    """Read-only: consent evidence points at these rows, so nobody may change or remove them."""
+
+    list_display = ["id", "program", "language", "short_hash", "created_at"]
+    list_filter = ["language"]
+    list_select_related = ["program"]
+    search_fields = ["sha256", "program__slug", "program__brand"]
+    raw_id_fields = ["program"]
+    readonly_fields = ["program", "language", "text", "sha256", "created_at"]
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("sha256"))
+    def short_hash(self, obj):
+        return obj.sha256[:16] + "…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

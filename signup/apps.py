@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class SignupConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'signup'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "signup"
