@@ -21,6 +21,7 @@ class SignupForm(forms.Form):
         label=_("Mobile number"),
         max_length=30,
         help_text=_("US mobile number, e.g. (415) 555-0101."),
+        error_messages={"required": _("Enter your mobile number.")},
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     first_name = forms.CharField(

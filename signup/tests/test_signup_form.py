@@ -126,7 +126,7 @@ def test_spanish_page_records_spanish_disclosure_and_sends_spanish_text(
     [
         ({"phone": "555"}, "phone", "is not a valid phone number"),
         ({"phone": "hello"}, "phone", "is not a phone number"),
-        ({"phone": ""}, "phone", "This field is required"),
+        ({"phone": ""}, "phone", "Enter your mobile number."),
         ({"consent": None}, "consent", "Check the box to agree to receive text messages."),
     ],
 )

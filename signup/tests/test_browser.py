@@ -1,0 +1,157 @@
+"""The public sign-up pages in a real browser: Debian's Chromium driven by Playwright, against a live server."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from contacts.models import ConsentEvent, ConsentKind, Contact, Subscription, SubscriptionStatus
+from contacts.tests.factories import make_program
+from messaging.backends import locmem
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport=PHONE, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sent_texts(settings, eager_celery):
+    """What reached the SMS backend from the live server's on-commit sends."""
+    settings.SMS_BACKEND = "locmem"
+    return locmem.outbox
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_checkbox_starts_unchecked_and_submitting_without_it_shows_the_error(live_server, page, sent_texts):
+    make_program(slug="deals")
+    page.goto(f"{live_server.url}/join/deals/")
+    checkbox = page.get_by_role("checkbox")
+    assert not checkbox.is_checked()
+    assert "Consent is not a condition of purchase." in checkbox.evaluate("el => el.labels[0].innerText")
+
+    page.get_by_label("Mobile number").fill("(415) 555-0142")
+    page.get_by_role("button", name="Sign up for texts").click()
+
+    error = page.locator("#id_consent_error")
+    assert "Check the box to agree to receive text messages." in error.inner_text()
+    assert checkbox.get_attribute("aria-invalid") == "true"
+    assert checkbox.get_attribute("aria-describedby") == "id_consent_error"
+    assert not checkbox.is_checked()
+    screenshot(page, "join-error-phone")
+    assert Contact.objects.count() == 0
+    assert ConsentEvent.objects.count() == 0
+    assert sent_texts == []
+
+
+def test_valid_submission_lands_on_thanks_writes_evidence_and_sends_exactly_one_text(live_server, page, sent_texts):
+    program = make_program(slug="deals", double_opt_in=False)
+    page.goto(f"{live_server.url}/join/deals/")
+    page.get_by_label("Mobile number").fill("(415) 555-0142")
+    page.get_by_label("First name (optional)").fill("Ana")
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Sign up for texts").click()
+
+    page.wait_for_url(f"{live_server.url}/join/deals/thanks/")
+    assert "You're signed up" in page.get_by_role("heading", level=1).inner_text()
+    screenshot(page, "thanks-phone")
+    event = ConsentEvent.objects.get()
+    assert event.kind == ConsentKind.OPT_IN
+    assert event.program == program
+    assert event.evidence["form_url"] == f"{live_server.url}/join/deals/"
+    assert event.evidence["ip"] == "127.0.0.1"
+    assert "Chrome" in event.evidence["user_agent"]
+    assert event.evidence["language"] == "en"
+    assert "Consent is not a condition of purchase." in event.evidence["disclosure_text"]
+    assert [(sms.to, sms.body.split(":")[0]) for sms in sent_texts] == [("+14155550142", "Acme Deals")]
+
+
+def test_form_can_be_completed_with_the_keyboard_alone(live_server, page, sent_texts):
+    make_program(slug="deals")
+    page.goto(f"{live_server.url}/join/deals/")
+    page.get_by_label("Mobile number").focus()
+    page.keyboard.type("4155550142")
+    page.keyboard.press("Tab")  # first name
+    page.keyboard.press("Tab")  # consent checkbox
+    assert page.evaluate("document.activeElement.id") == "id_consent"
+    page.keyboard.press("Space")
+    visited = []
+    for _ in range(5):  # the Terms and Privacy links, then the button; never the hidden trap field
+        page.keyboard.press("Tab")
+        visited.append(page.evaluate("document.activeElement.textContent.trim() || document.activeElement.name"))
+        if visited[-1] == "Sign up for texts":
+            break
+    assert visited == ["Terms", "Privacy Policy", "Sign up for texts"]
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/join/deals/thanks/")
+    assert len(sent_texts) == 1
+
+
+def test_spanish_page_works_and_the_evidence_says_spanish(live_server, page, sent_texts):
+    make_program(slug="vip", name="VIP club", double_opt_in=True)
+    page.goto(f"{live_server.url}/join/vip/")
+    page.get_by_role("button", name="Español").click()
+
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert "El consentimiento no es una condición de compra." in page.locator("#disclosure").inner_text()
+    screenshot(page, "join-es-phone")
+    page.get_by_label("Número de celular").fill("+14155550142")
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Registrarme para recibir mensajes").click()
+
+    page.wait_for_url(f"{live_server.url}/join/vip/thanks/")
+    assert "Responde YES" in page.locator("main").inner_text()
+    screenshot(page, "thanks-es-phone")
+    event = ConsentEvent.objects.get()
+    assert event.kind == ConsentKind.PENDING
+    assert event.evidence["language"] == "es"
+    assert [sms.body.split(". ")[0] for sms in sent_texts] == [
+        "Acme Deals: Responde YES para confirmar que quieres recibir textos de VIP club"
+    ]
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
+
+
+def test_screenshots_of_the_page_on_phone_and_desktop(live_server, chromium, sent_texts):
+    make_program(slug="wine", brand="Zed Wines", name="Cellar club", age_gated=True, double_opt_in=True)
+    for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        context = chromium.new_context(viewport=viewport, locale="en-US")
+        page = context.new_page()
+        page.goto(f"{live_server.url}/join/wine/")
+        assert page.get_by_label("Date of birth").is_visible()
+        # Nothing may be wider than the screen on a phone.
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        screenshot(page, f"join-{name}")
+        page.get_by_role("button", name="Sign up for texts").click()
+        screenshot(page, f"join-errors-{name}")
+        context.close()
+    assert sorted(p.name for p in SCREENSHOTS.glob("join-*-*.png")) >= ["join-desktop.png", "join-phone.png"]
