@@ -4,6 +4,7 @@ from django.utils import translation
 
 from contacts.tests.factories import make_program
 from signup.disclosure import disclosure_compose
+from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture, for the browser tests)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 from contacts.models import ConsentEvent, ConsentKind, Contact, Subscription, SubscriptionStatus
 from contacts.tests.factories import make_program
-from messaging.backends import locmem
+from messaging.texts import text_opt_in_confirmation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,11 +41,31 @@ def page(chromium):
     context.close()
 
 
+class SentTexts:
+    """What the fake Twilio accepted, as (to, body) pairs, oldest first."""
+
+    def __init__(self, fake):
+        self.fake = fake
+
+    def __iter__(self):
+        return iter([(m["to"], m["body"]) for m in self.fake.messages()])
+
+    def __len__(self):
+        return len(self.fake.messages())
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    @property
+    def bodies(self):
+        return [body for _, body in self]
+
+
 @pytest.fixture
-def sent_texts(settings, eager_celery):
-    """What reached the SMS backend from the live server's on-commit sends."""
-    settings.SMS_BACKEND = "locmem"
-    return locmem.outbox
+def sent_texts(settings, fake_twilio, eager_celery, live_server):
+    """Texts the live server's on-commit sends handed to the fake Twilio over HTTP (SMS_BACKEND=twilio)."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    return SentTexts(fake_twilio)
 
 
 def screenshot(page, name: str) -> None:
@@ -93,7 +113,10 @@ def test_valid_submission_lands_on_thanks_writes_evidence_and_sends_exactly_one_
     assert "Chrome" in event.evidence["user_agent"]
     assert event.evidence["language"] == "en"
     assert "Consent is not a condition of purchase." in event.evidence["disclosure_text"]
-    assert [(sms.to, sms.body.split(":")[0]) for sms in sent_texts] == [("+14155550142", "Acme Deals")]
+    assert list(sent_texts) == [("+14155550142", text_opt_in_confirmation(program))]
+    request = sent_texts.fake.create_requests()[0]
+    assert request.authorized
+    assert request.form["StatusCallback"] == f"{live_server.url}/sms/status/"
 
 
 def test_form_can_be_completed_with_the_keyboard_alone(live_server, page, sent_texts):
@@ -135,7 +158,7 @@ def test_spanish_page_works_and_the_evidence_says_spanish(live_server, page, sen
     event = ConsentEvent.objects.get()
     assert event.kind == ConsentKind.PENDING
     assert event.evidence["language"] == "es"
-    assert [sms.body.split(". ")[0] for sms in sent_texts] == [
+    assert [body.split(". ")[0] for body in sent_texts.bodies] == [
         "Acme Deals: Responde YES para confirmar que quieres recibir textos de VIP club"
     ]
     assert Subscription.objects.get().status == SubscriptionStatus.PENDING
