@@ -4,6 +4,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from messaging.segments import is_gsm7, segment_count
 from messaging.texts import text_double_opt_in_request, text_help, text_opt_in_confirmation
 
 from .disclosure import disclosure_compose
@@ -27,7 +28,16 @@ def program_preview_context(program) -> list[dict]:
                     "code": code,
                     "name": name,
                     "disclosure": disclosure_compose(program),
-                    "texts": [{"label": label, "body": body, "length": len(body)} for label, body in texts],
+                    "texts": [
+                        {
+                            "label": label,
+                            "body": body,
+                            "length": len(body),
+                            "segments": segment_count(body),
+                            "gsm7": is_gsm7(body),
+                        }
+                        for label, body in texts
+                    ],
                 }
             )
     return previews

@@ -103,3 +103,13 @@ def test_disclosure_versions_are_read_only_in_the_admin(client):
     client.force_login(User.objects.create_superuser("root", password="pw"))
     assert client.get("/admin/signup/disclosureversion/add/").status_code == 403
     assert client.get("/admin/signup/disclosureversion/").status_code == 200
+
+
+def test_preview_counts_segments_and_warns_about_non_gsm_characters(client):
+    client.force_login(_staff_with_role("Marketing staff"))
+    html = client.get(
+        "/admin/contacts/program/preview/",
+        {"brand": "Café Ñú", "name": "Ofertas", "frequency_text": "2 msgs/mo", "help_contact": "x.test"},
+    ).content.decode()
+    assert "1 segment" in html or "2 segments" in html
+    assert "outside the GSM-7 alphabet" in html  # ú is not in GSM-7

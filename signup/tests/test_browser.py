@@ -178,3 +178,37 @@ def test_screenshots_of_the_page_on_phone_and_desktop(live_server, chromium, sen
         screenshot(page, f"join-errors-{name}")
         context.close()
     assert sorted(p.name for p in SCREENSHOTS.glob("join-*-*.png")) >= ["join-desktop.png", "join-phone.png"]
+
+
+def test_program_admin_preview_follows_edits_before_saving(live_server, chromium, sent_texts):
+    from django.contrib.auth.models import Permission, User
+
+    from signup.roles import ROLE_PERMISSIONS
+
+    program = make_program(slug="deals", double_opt_in=True)
+    staff = User.objects.create_user("marketer", password="a-long-test-password", is_staff=True)
+    for dotted in ROLE_PERMISSIONS["Marketing staff"]:
+        app_label, codename = dotted.split(".")
+        staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/program/{program.pk}/change/")
+    page.get_by_label("Username").fill("marketer")
+    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_role("button", name="Log in").click()
+
+    preview = page.locator("#program-preview")
+    preview.get_by_text("Acme Deals: Reply YES to confirm you want Weekly offers texts.").wait_for()
+    page.get_by_label("Brand").fill("Zed Wines")
+    page.get_by_label("Frequency text").fill("Up to 2 msgs/week")
+    preview.get_by_text("Zed Wines: Reply YES to confirm you want Weekly offers texts. Up to 2 msgs/week.").wait_for()
+    assert "from Zed Wines (Weekly offers)" in preview.locator("[lang=en] .disclosure").inner_text()
+    assert "de Zed Wines (Weekly offers)" in preview.locator("[lang=es] .disclosure").inner_text()
+    page.get_by_label("Double opt in").uncheck()
+    preview.get_by_text("Zed Wines: You're subscribed to Weekly offers.").wait_for()
+    preview.scroll_into_view_if_needed()
+    screenshot(page, "admin-program-preview-desktop")
+    context.close()
+    program.refresh_from_db()
+    assert program.brand == "Acme Deals"  # nothing saved by previewing

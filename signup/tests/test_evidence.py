@@ -84,3 +84,16 @@ def test_unconfirmed_double_opt_in_expires_after_the_configured_hours(
     # A late YES confirms nothing.
     late = Contact.objects.get(phone="+14155550101")
     assert consent_confirm_pending(contact=late, method=ConsentMethod.KEYWORD, evidence={"body": "YES"}) == []
+
+
+def test_spanish_sign_up_texts_stay_in_the_gsm7_alphabet(program):
+    # A single accented á/í/ó/ú would switch the whole text to UCS-2 and cut a segment to 70 characters.
+    from django.utils import translation
+
+    from messaging.segments import is_gsm7
+    from messaging.texts import text_double_opt_in_request, text_help, text_opt_in_confirmation
+
+    with translation.override("es"):
+        texts = [text_double_opt_in_request(program), text_opt_in_confirmation(program), text_help(program)]
+    assert all("Responde" in text for text in texts)
+    assert all(is_gsm7(text) for text in texts), texts
