@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 from contacts.models import ConsentEvent, ConsentKind, Contact, Subscription, SubscriptionStatus
 from contacts.tests.factories import make_program
-from messaging.texts import text_opt_in_confirmation
+from messaging.texts import text_double_opt_in_request, text_opt_in_confirmation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -212,3 +212,48 @@ def test_program_admin_preview_follows_edits_before_saving(live_server, chromium
     context.close()
     program.refresh_from_db()
     assert program.brand == "Acme Deals"  # nothing saved by previewing
+
+
+def test_double_opt_in_completes_on_a_signed_yes_to_the_inbound_webhook(live_server, page, sent_texts):
+    program = make_program(slug="vip", name="VIP club", double_opt_in=True)
+    page.goto(f"{live_server.url}/join/vip/")
+    page.get_by_label("Mobile number").fill("4155550142")
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Sign up for texts").click()
+    page.wait_for_url(f"{live_server.url}/join/vip/thanks/")
+    assert "Reply YES to the text we just sent" in page.locator("main").inner_text()
+    assert sent_texts.bodies == [text_double_opt_in_request(program)]
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
+
+    # The person answers the text; the fake signs the webhook the way Twilio does.
+    reply = sent_texts.fake.post_inbound(f"{live_server.url}/sms/inbound/", from_="+14155550142", body="Yes")
+
+    assert reply.status_code == 200
+    assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
+    pending, confirmed = ConsentEvent.objects.order_by("id")
+    assert (pending.kind, confirmed.kind) == (ConsentKind.PENDING, ConsentKind.OPT_IN)
+    assert confirmed.evidence["confirms_event"] == pending.pk
+    # The CTIA confirmation follows the YES, as a TwiML reply or a sent message.
+    confirmation = text_opt_in_confirmation(program)
+    assert confirmation in reply.text or confirmation in sent_texts.bodies
+
+
+def test_unsigned_yes_confirms_nothing(live_server, page, sent_texts):
+    import requests
+
+    make_program(slug="vip", double_opt_in=True)
+    page.goto(f"{live_server.url}/join/vip/")
+    page.get_by_label("Mobile number").fill("4155550142")
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Sign up for texts").click()
+    page.wait_for_url(f"{live_server.url}/join/vip/thanks/")
+
+    forged = requests.post(
+        f"{live_server.url}/sms/inbound/",
+        data={"From": "+14155550142", "Body": "YES", "MessageSid": "SM" + "0" * 32},
+        headers={"X-Twilio-Signature": "forged"},
+        timeout=10,
+    )
+
+    assert forged.status_code == 403
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
