@@ -92,10 +92,6 @@ class SignupForm(forms.Form):
             )
         return cleaned
 
-    @property
-    def is_honeypot(self) -> bool:
-        return any(e.code == "honeypot" for e in self.non_field_errors().as_data())
-
     def age_gate_result(self) -> dict | None:
         """What the evidence says about the age check (the date itself is not kept)."""
         if not self.program.age_gated:

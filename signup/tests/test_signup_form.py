@@ -86,6 +86,7 @@ def test_single_opt_in_signup_is_active_with_evidence_and_one_confirmation(
     assert [sms.body for sms in locmem.outbox] == [text_opt_in_confirmation(program)]
 
 
+@pytest.mark.smoke
 def test_double_opt_in_signup_is_pending_and_asks_for_yes(
     client, double_opt_in_program, eager_celery, django_capture_on_commit_callbacks
 ):
