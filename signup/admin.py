@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -69,6 +70,9 @@ class ProgramAdmin(admin.ModelAdmin):
         (_("How people opt in"), {"fields": ["double_opt_in", "age_gated", "minimum_age"]}),
         (_("History"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_changeform_initial_data(self, request):
+        return {"minimum_age": settings.CONSENT_MINIMUM_AGE_DEFAULT, **super().get_changeform_initial_data(request)}
 
     @admin.display(description=_("Public sign-up page"))
     def public_page(self, obj):

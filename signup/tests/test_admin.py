@@ -113,3 +113,10 @@ def test_preview_counts_segments_and_warns_about_non_gsm_characters(client):
     ).content.decode()
     assert "1 segment" in html or "2 segments" in html
     assert "outside the GSM-7 alphabet" in html  # ú is not in GSM-7
+
+
+def test_new_programs_start_with_the_configured_minimum_age(client, settings):
+    settings.CONSENT_MINIMUM_AGE_DEFAULT = 25
+    client.force_login(_staff_with_role("Marketing staff"))
+    html = client.get("/admin/contacts/program/add/").content.decode()
+    assert 'name="minimum_age" value="25"' in html
