@@ -15,15 +15,19 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from contacts.models import Program, ProgramKeyword
+from messaging import keywords
+from messaging.selectors import keywords_current
 
 from .models import DisclosureVersion
 from .preview import program_preview_context
 
-# Words the inbound handler already gives a meaning (opt out, opt in, confirm, help).
-RESERVED_KEYWORDS = {
-    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "PARAR", "CANCELAR",
-    "DETENER", "BAJA", "ARRET", "ARRETE", "START", "UNSTOP", "YES", "HELP", "INFO",
-}  # fmt: skip
+# What a keyword would mean to the inbound handler if it weren't a program keyword.
+_TAKEN_MEANINGS = {
+    keywords.OPT_OUT: _("opt out"),
+    keywords.OPT_IN: _("opt in / confirm"),
+    keywords.HELP: _("help"),
+    keywords.REVIEW: _("a reply a person reviews"),
+}
 
 
 class ProgramKeywordForm(forms.ModelForm):
@@ -35,9 +39,12 @@ class ProgramKeywordForm(forms.ModelForm):
         keyword = "".join(self.cleaned_data["keyword"].split()).upper()
         if not re.fullmatch(r"[A-Z0-9]+", keyword):
             raise forms.ValidationError(_("Use letters A–Z and digits only, in one word (e.g. DEALS)."))
-        if keyword in RESERVED_KEYWORDS:
+        # Replies are classified before program keywords are looked at, so such a keyword could never opt in.
+        meaning = keywords.classify(keyword, keywords=keywords_current()).meaning
+        if meaning in _TAKEN_MEANINGS:
             raise forms.ValidationError(
-                _("%(keyword)s is reserved for opt-out, opt-in or help replies."), params={"keyword": keyword}
+                _("%(keyword)s already means “%(meaning)s” in text replies; choose another word."),
+                params={"keyword": keyword, "meaning": _TAKEN_MEANINGS[meaning]},
             )
         return keyword
 

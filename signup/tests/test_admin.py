@@ -48,7 +48,12 @@ def test_marketing_staff_add_a_program_and_keywords_are_stored_upper_case(client
 
 @pytest.mark.parametrize(
     ("keyword", "error"),
-    [("STOP", "STOP is reserved"), ("deals!", "letters A–Z and digits only"), ("yes", "YES is reserved")],
+    [
+        ("STOP", "STOP already means “opt out” in text replies"),
+        ("yes", "YES already means “opt in / confirm” in text replies"),
+        ("info", "INFO already means “help”"),
+        ("deals!", "letters A–Z and digits only"),
+    ],
 )
 def test_bad_keywords_are_refused_with_a_clear_error(client, keyword, error):
     client.force_login(_staff_with_role("Marketing staff"))
@@ -56,6 +61,17 @@ def test_bad_keywords_are_refused_with_a_clear_error(client, keyword, error):
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not Program.objects.exists()
+
+
+def test_keywords_staff_added_to_the_reply_lists_are_refused_too(client):
+    from messaging.models import KeywordMatch, KeywordMeaning, KeywordRule
+    from messaging.selectors import keywords_cache_clear
+
+    KeywordRule.objects.create(text="BASTA", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
+    keywords_cache_clear()
+    client.force_login(_staff_with_role("Marketing staff"))
+    response = client.post("/admin/contacts/program/add/", _program_post(**{"keywords-0-keyword": "basta"}))
+    assert "BASTA already means “opt out”" in response.content.decode()
 
 
 def test_keywords_are_unique_across_programs_whatever_the_case(client):
