@@ -61,7 +61,9 @@ class ProgramKeywordInline(admin.TabularInline):
 class ProgramAdmin(admin.ModelAdmin):
     change_form_template = "signup/admin/program_change_form.html"
     inlines = [ProgramKeywordInline]
-    list_display = ["__str__", "slug", "public_page", "double_opt_in", "age_gated", "is_active", "updated_at"]
+    list_display = [
+        "__str__", "slug", "public_page", "keyword_list", "double_opt_in", "age_gated", "is_active", "updated_at",
+    ]  # fmt: skip
     list_filter = ["is_active", "double_opt_in", "age_gated"]
     search_fields = ["brand", "name", "slug", "keywords__keyword"]
     prepopulated_fields = {"slug": ["brand", "name"]}
@@ -80,6 +82,13 @@ class ProgramAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"minimum_age": settings.CONSENT_MINIMUM_AGE_DEFAULT, **super().get_changeform_initial_data(request)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("keywords")
+
+    @admin.display(description=_("Keywords"))
+    def keyword_list(self, obj):
+        return ", ".join(sorted(k.keyword for k in obj.keywords.all())) or "—"
 
     @admin.display(description=_("Public sign-up page"))
     def public_page(self, obj):

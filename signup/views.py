@@ -1,5 +1,7 @@
 """Public opt-in pages: /join/<slug>/ and /join/<slug>/thanks/."""
 
+import logging
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,6 +17,8 @@ from .disclosure import disclosure_compose
 from .forms import SignupForm
 from .ratelimit import rate_limit_exceeded
 from .services import signup_submit
+
+log = logging.getLogger(__name__)
 
 
 def _active_program(slug: str) -> Program:
@@ -32,13 +36,17 @@ def signup_page(request, slug):
         return _render_form(request, program, disclosure, form)
 
     form = SignupForm(request.POST, program=program, disclosure=disclosure)
-    if rate_limit_exceeded(scope="signup-ip", key=client_ip(request), rate=settings.SIGNUP_RATE_LIMIT_PER_IP):
+    ip = client_ip(request)
+    if rate_limit_exceeded(scope="signup-ip", key=ip, rate=settings.SIGNUP_RATE_LIMIT_PER_IP):
+        log.warning("sign-up for program %s blocked: too many attempts from %s", program.pk, ip)
         return _render_blocked(request, program, disclosure, form)
     if not form.is_valid():
         return _render_form(request, program, disclosure, form)
     phone = form.cleaned_data["phone"]
     # Counted only for complete sign-ups: this limit protects the number's owner from text bombing.
-    if rate_limit_exceeded(scope="signup-phone", key=phone_digest(phone), rate=settings.SIGNUP_RATE_LIMIT_PER_PHONE):
+    digest = phone_digest(phone)
+    if rate_limit_exceeded(scope="signup-phone", key=digest, rate=settings.SIGNUP_RATE_LIMIT_PER_PHONE):
+        log.warning("sign-up for program %s blocked: too many attempts for number %s…", program.pk, digest[:12])
         return _render_blocked(request, program, disclosure, form)
 
     signup_submit(

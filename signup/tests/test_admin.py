@@ -136,3 +136,13 @@ def test_new_programs_start_with_the_configured_minimum_age(client, settings):
     client.force_login(_staff_with_role("Marketing staff"))
     html = client.get("/admin/contacts/program/add/").content.decode()
     assert 'name="minimum_age" value="25"' in html
+
+
+def test_program_list_shows_keywords_and_the_public_page(client):
+    program = make_program(slug="deals")
+    ProgramKeyword.objects.create(program=program, keyword="DEALS")
+    ProgramKeyword.objects.create(program=program, keyword="ACME")
+    client.force_login(_staff_with_role("Support agents"))
+    html = client.get("/admin/contacts/program/").content.decode()
+    assert "ACME, DEALS" in html
+    assert 'href="/join/deals/"' in html

@@ -97,3 +97,12 @@ def test_spanish_sign_up_texts_stay_in_the_gsm7_alphabet(program):
         texts = [text_double_opt_in_request(program), text_opt_in_confirmation(program), text_help(program)]
     assert all("Responde" in text for text in texts)
     assert all(is_gsm7(text) for text in texts), texts
+
+
+def test_the_periodic_expiry_task_is_registered_under_its_scheduled_name(settings):
+    from smsconsent.celery import app
+
+    scheduled = settings.CELERY_BEAT_SCHEDULE["consent-expire-pending"]["task"]
+    assert scheduled == "signup.tasks.pending_consents_expire"
+    app.loader.import_default_modules()
+    assert app.tasks[scheduled].run.__module__ == pending_consents_expire.run.__module__ == "signup.tasks"
