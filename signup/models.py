@@ -13,7 +13,11 @@ class DisclosureVersionQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise DisclosureImmutableError("Disclosure versions are never edited.")
 
+    def delete(self):
+        raise DisclosureImmutableError("Disclosure versions are never deleted.")
+
     update.queryset_only = True
+    delete.queryset_only = True
 
 
 class DisclosureImmutableError(Exception):
@@ -46,3 +50,6 @@ class DisclosureVersion(models.Model):
         if self.pk is not None:
             raise DisclosureImmutableError("Disclosure versions are never edited.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise DisclosureImmutableError("Disclosure versions are never deleted.")

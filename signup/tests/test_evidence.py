@@ -61,6 +61,23 @@ def test_disclosure_versions_refuse_to_be_edited(client, program, django_capture
         version.save()
     with pytest.raises(DisclosureImmutableError):
         DisclosureVersion.objects.filter(pk=version.pk).update(text="x")
+    with pytest.raises(DisclosureImmutableError):
+        DisclosureVersion.objects.filter(pk=version.pk).delete()
+
+
+def test_the_database_refuses_raw_changes_to_disclosure_versions(client, program, django_capture_on_commit_callbacks):
+    from django.db import DatabaseError, connection, transaction
+
+    _sign_up(client, program, "+14155550101", django_capture_on_commit_callbacks)
+    version = DisclosureVersion.objects.get()
+    for sql in (
+        "UPDATE signup_disclosureversion SET text = 'changed' WHERE id = %s",
+        "DELETE FROM signup_disclosureversion WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [version.pk])
+    version.refresh_from_db()
+    assert version.text == ConsentEvent.objects.get().evidence["disclosure_text"]
 
 
 def test_unconfirmed_double_opt_in_expires_after_the_configured_hours(
