@@ -8,6 +8,7 @@ are the same words. Compose it with the person's language active.
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -67,7 +68,7 @@ def disclosure_compose(program) -> Disclosure:
     ]
     links = ((_("Terms"), program.terms_url), (_("Privacy Policy"), program.privacy_url))
     return Disclosure(
-        language=translation.get_language() or "en",
+        language=translation.get_language() or settings.LANGUAGE_CODE,
         sentences=tuple(s for s in sentences if s),
         links=tuple((label, url) for label, url in links if url),
     )
