@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.phones import phone_e164, phone_parse
+from contacts.phones import phone_e164
 
 DATE_OF_BIRTH_FORMATS = ["%m/%d/%Y", "%Y-%m-%d"]
 
@@ -64,7 +64,7 @@ class SignupForm(forms.Form):
         return self.program.minimum_age or settings.CONSENT_MINIMUM_AGE_DEFAULT
 
     def clean_phone(self) -> str:
-        return phone_e164(phone_parse(self.cleaned_data["phone"]))
+        return phone_e164(self.cleaned_data["phone"])  # phone_parse inside: the same errors everywhere
 
     def clean_date_of_birth(self) -> date:
         born = self.cleaned_data["date_of_birth"]
