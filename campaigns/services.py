@@ -17,7 +17,7 @@ from messaging.models import MessageKind, OutboundMessage
 from messaging.services import message_queue
 
 from .models import Campaign, CampaignStatus
-from .rendering import body_compile, contact_fields, message_compose
+from .rendering import contact_fields, message_compose
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def campaign_validate_sendable(campaign: Campaign) -> None:
     if not campaign.body.strip():
         raise ValidationError({"body": "Write the message first."})
     # Renders with empty fields, so a filter that only fails at render time shows up now, not mid-campaign.
-    message_compose(body=campaign.body, program=campaign.program, contact_fields={}, template=body_compile(campaign.body))
+    message_compose(body=campaign.body, program=campaign.program, contact_fields={})
 
 
 @transaction.atomic
