@@ -2,11 +2,10 @@
 
 import itertools
 
+from campaigns.models import Campaign
 from contacts.models import ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out
 from contacts.tests.factories import make_contact, make_program
-
-from campaigns.models import Campaign
 
 _numbers = itertools.count(1000)
 

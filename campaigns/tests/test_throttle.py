@@ -1,16 +1,6 @@
 import time
 
-import pytest
-
 from campaigns import throttle
-from campaigns.coordination import redis_client
-
-
-@pytest.fixture(autouse=True)
-def _clean_redis():
-    redis_client().flushdb()
-    yield
-    redis_client().flushdb()
 
 
 def test_bucket_allows_a_burst_of_rate_then_paces_one_token_per_interval():
