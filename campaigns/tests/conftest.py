@@ -2,6 +2,7 @@ import pytest
 
 from campaigns.coordination import redis_client
 from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture)
+from testing.worker import celery_processes, pytest_runtest_makereport  # noqa: F401  (fixture and its hook)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 
 from campaigns.dispatch import campaign_send_batch
@@ -15,7 +16,8 @@ from contacts.services import consent_opt_out
 from contacts.tests.factories import make_program
 from messaging.models import MessageStatus, OutboundMessage
 
-pytestmark = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks")
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="row locks are PostgreSQL's")
 
 
 def start(campaign):
