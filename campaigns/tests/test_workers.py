@@ -212,19 +212,22 @@ def test_quiet_hours_defer_in_the_worker_and_release_when_the_window_opens(celer
     ny = ZoneInfo("America/New_York")
     now = timezone.now()
     opening = datetime.combine(now.astimezone(ny).date() + timedelta(days=1), datetime.min.time(), ny).replace(hour=8)
-    # The workers' sending clock reads 07:59:55 in New York now; the window opens 5 real seconds later.
-    offset = (opening - timedelta(seconds=5) - now).total_seconds()
+    # The workers' sending clock reads 07:59:48 in New York now; the window opens 12 real seconds later.
+    opens_in = 12
+    offset = (opening - timedelta(seconds=opens_in) - now).total_seconds()
+    opens_at = now.timestamp() + opens_in
     env = {**FAST, "QUIET_HOURS_ENABLED": "1", "SENDING_CLOCK_OFFSET_SECONDS": str(offset)}
     celery_processes.worker("w1", fake=fake_twilio, **env)
     celery_processes.beat(fake=fake_twilio, **env)
-    started_at = time.time()
     campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
     deferred = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.DEFERRED)
     wait_until(lambda: deferred.count() == 10, timeout=20, message="messages to be deferred")
+    assert time.time() < opens_at, "the workers took too long to start for this test's clock"
     assert set(deferred.values_list("send_after", flat=True)) == {opening}
+    assert set(deferred.values_list("reason", flat=True)) == {"quiet hours"}
     assert fake_twilio.create_requests() == []
     wait_completed(campaign, celery_processes, timeout=40)
-    assert min(r.at for r in fake_twilio.create_requests()) >= started_at + 4
+    assert min(r.at for r in fake_twilio.create_requests()) >= opens_at - 0.5
     assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in new_yorkers})
 
 
