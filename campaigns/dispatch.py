@@ -229,7 +229,9 @@ def message_send_checked(*, campaign: Campaign, message_id: int, attempts: int, 
         outcome = message_send_claimed(message)
     if outcome.sent:
         return "sent"
-    return "retry" if outcome.retry_at is not None else "failed"
+    if outcome.retry_at is not None:
+        return "retry"
+    return "skipped" if outcome.message.status == MessageStatus.SKIPPED else "failed"
 
 
 def _release(ids: list[int], status: str) -> None:
