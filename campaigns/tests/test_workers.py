@@ -137,7 +137,10 @@ def test_stop_through_the_signed_webhook_mid_campaign_stops_that_contacts_messag
         # Either it went out before the opt-out was recorded, or never.
         assert phone not in created or created[phone] < at, phone
     skipped = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.SKIPPED, reason="opted out")
-    assert skipped.count() == sum(1 for p in stopped_at if p not in created)
+    outcome = OutboundMessage.objects.filter(campaign=campaign, to__in=list(stopped_at))
+    assert skipped.count() == sum(1 for p in stopped_at if p not in created), list(
+        outcome.values_list("to", "status", "reason", "sid")
+    )
     assert skipped.count() >= 5
     assert set(per_number(fake_twilio).values()) == {1}
 
