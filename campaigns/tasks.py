@@ -69,7 +69,9 @@ def campaign_cancel_pending_task(campaign_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def campaigns_tick() -> None:
-    """Keep sending campaigns moving: settle interrupted sends, finish builds, restart chains, complete."""
+    """Keep sending campaigns moving: start due ones, settle interrupted sends, finish builds, restart chains."""
+    # Also here, so a scheduled campaign starts within one tick rather than one start-due period.
+    campaigns_start_due()
     messages_reconcile_stale()
     for campaign_id, built_at in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
         "pk", "audience_built_at"
