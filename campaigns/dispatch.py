@@ -93,10 +93,16 @@ def messages_claim(*, campaign: Campaign, size: int) -> list[int]:
 def messages_skip_unsendable(*, campaign: Campaign, ids: list[int]) -> int:
     """Mark SKIPPED, with the reason, the claimed messages whose contact may not get the campaign now."""
     conditions = exclusion_conditions(program=campaign.program, contact_ref="contact_id", prefix="contact__")
+    claimed = OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+    # One read finds the (usually few or none) to skip; the labelled UPDATEs then touch only those.
+    any_reason = Q()
+    for condition in conditions.values():
+        any_reason |= condition
+    flagged = list(claimed.filter(any_reason).values_list("pk", flat=True))
     skipped = 0
-    for reason in EXCLUSION_REASONS:
+    for reason in EXCLUSION_REASONS if flagged else ():
         skipped += (
-            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+            OutboundMessage.objects.filter(pk__in=flagged, status=MessageStatus.CLAIMED)
             .filter(conditions[reason])
             .update(status=MessageStatus.SKIPPED, reason=EXCLUSION_LABELS[reason], status_updated_at=timezone.now())
         )
