@@ -150,6 +150,20 @@ def _defer_quiet_groups(campaign: Campaign, rows: list[dict], now, rules) -> set
     return deferred
 
 
+def _outside_window_now(row: dict, rules) -> bool:
+    """A batch can take seconds to send: a window that closes meanwhile defers the rest of it."""
+    now = sending_now()
+    zones, region = row["contact__time_zones"], row["contact__region"]
+    opens = quiet_hours.next_allowed(time_zones=zones, region=region, at=now, rules=rules)
+    if opens == now:
+        return False
+    OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
+        status=MessageStatus.DEFERRED, send_after=opens or now + timedelta(days=1), reason="quiet hours",
+        attempts=F("attempts") - 1,
+    )  # fmt: skip
+    return True
+
+
 def _apply_caps(rows: list[dict], now, caps) -> set[int]:
     """Defer or skip (per `FREQUENCY_CAP_ACTION`) the batch's messages that would put a contact over a cap."""
     over = frequency.contacts_over_cap(
@@ -267,9 +281,8 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
         return result
     now = sending_now()
     rows = _claimed_rows(ids)
-    deferred = (
-        _defer_quiet_groups(campaign, rows, now, quiet_hours.state_rules()) if settings.QUIET_HOURS_ENABLED else set()
-    )
+    quiet_rules = quiet_hours.state_rules() if settings.QUIET_HOURS_ENABLED else None
+    deferred = _defer_quiet_groups(campaign, rows, now, quiet_rules) if quiet_rules is not None else set()
     caps = frequency.state_caps()
     rows = [r for r in rows if r["pk"] not in deferred]
     held = _apply_caps(rows, now, caps)
@@ -294,6 +307,9 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
             _release([r["pk"] for r in rows[index:]], status)
             result.stopped = True
             break
+        if quiet_rules is not None and _outside_window_now(row, quiet_rules):
+            result.deferred += 1
+            continue
         outcome = message_send_checked(campaign=campaign, message_id=row["pk"], attempts=row["attempts"], caps=caps)
         if outcome == "sent":
             result.sent += 1
