@@ -146,7 +146,7 @@ def test_stop_through_the_signed_webhook_mid_campaign_stops_that_contacts_messag
     assert set(per_number(fake_twilio).values()) == {1}
 
 
-def settled_count(fake, *, quiet: float = 2.0, timeout: float = 8.0) -> int:
+def settled_count(fake, *, quiet: float = 2.0, timeout: float = 15.0) -> int:
     """The number of create requests once it has stopped growing for `quiet` seconds (fails after `timeout`)."""
     deadline = time.monotonic() + timeout
     count, since = len(fake.create_requests()), time.monotonic()
@@ -172,9 +172,10 @@ def test_pause_resume_and_cancel_take_effect_within_seconds(celery_processes, fa
     at_pause = settled_count(fake_twilio)  # stops within seconds (status is checked every second)
     assert at_pause < 40
     claimed = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.CLAIMED)
-    wait_until(lambda: not claimed.exists(), timeout=5, message="claimed messages to go back to the queue")
+    wait_until(lambda: not claimed.exists(), timeout=10, message="claimed messages to go back to the queue")
     time.sleep(2)
-    assert len(fake_twilio.create_requests()) == at_pause  # the tick doesn't restart a paused campaign
+    # The tick doesn't restart a paused campaign.
+    assert len(fake_twilio.create_requests()) == at_pause, celery_processes.logs()
 
     services.campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk), actor=None)
     wait_until(lambda: len(fake_twilio.create_requests()) >= at_pause + 5, timeout=20, message="sending to resume")
@@ -185,10 +186,10 @@ def test_pause_resume_and_cancel_take_effect_within_seconds(celery_processes, fa
         campaign=campaign, status__in=[MessageStatus.PENDING, MessageStatus.DEFERRED, MessageStatus.RETRY,
                                        MessageStatus.CLAIMED]
     )  # fmt: skip
-    wait_until(lambda: not unsent.exists(), timeout=10, message="unsent messages to be cancelled")
+    wait_until(lambda: not unsent.exists(), timeout=15, message="unsent messages to be cancelled")
     assert at_cancel < 40
     statuses = Counter(OutboundMessage.objects.filter(campaign=campaign).values_list("status", flat=True))
-    assert statuses[MessageStatus.CANCELED] == 40 - at_cancel
+    assert statuses[MessageStatus.CANCELED] == 40 - at_cancel, (statuses, at_cancel, celery_processes.logs())
     assert status_of(campaign) == CampaignStatus.CANCELLED
     assert set(per_number(fake_twilio).values()) == {1}
 
