@@ -1,0 +1,240 @@
+"""Reads for the campaign admin: who a campaign would reach, and how far its sending has got.
+
+Both answers must stay cheap at a million contacts, so each is one aggregate
+query: the audience split by exclusion reason in a single pass, and progress as
+one GROUP BY on the messages' `outbound_claim` index.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from contacts.models import Contact, Program, Subscription, SubscriptionStatus, SuppressedNumber
+from messaging.models import MessageKind, MessageStatus, OutboundMessage
+
+from .audience import audience_base
+from .models import Campaign, CampaignStatus
+
+# Exclusion reasons, in the order they win when a contact has several:
+# a suppressed number stays excluded whatever its consent says.
+EXCLUSION_REASONS = {
+    "suppressed": "Suppressed number",
+    "undeliverable": "Invalid or undeliverable number",
+    "opted_out": "Opted out",
+    "no_consent": "No consent (pending or expired opt-in)",
+    "frequency_cap": "Over the frequency cap",
+}
+
+
+@dataclass(frozen=True)
+class AudienceParams:
+    """An audience as staff are still typing it: not necessarily a saved campaign."""
+
+    program: Program
+    tag_ids: tuple[int, ...] = ()
+    attribute_filters: dict = field(default_factory=dict)
+    campaign_id: int | None = None  # its own messages don't count towards the frequency cap
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> "AudienceParams":
+        tag_ids = tuple(campaign.tags.values_list("pk", flat=True)) if campaign.pk else ()
+        return cls(
+            program=campaign.program,
+            tag_ids=tag_ids,
+            attribute_filters=campaign.attribute_filters or {},
+            campaign_id=campaign.pk,
+        )
+
+    def audience(self):
+        return audience_base(program=self.program, tag_ids=self.tag_ids, attribute_filters=self.attribute_filters)
+
+    def cache_key(self) -> str:
+        raw = json.dumps(
+            [self.program.pk, sorted(self.tag_ids), self.attribute_filters, self.campaign_id, _cap_settings()],
+            sort_keys=True,
+            default=str,
+        )
+        return "campaigns:breakdown:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _cap_settings() -> tuple:
+    return (settings.FREQUENCY_CAP_COUNT, settings.FREQUENCY_CAP_WINDOW_HOURS)
+
+
+def _over_frequency_cap(campaign_id: int | None):
+    """EXISTS over the contact's recent marketing texts, true when they reached the global cap."""
+    since = timezone.now() - timedelta(hours=settings.FREQUENCY_CAP_WINDOW_HOURS)
+    recent = OutboundMessage.objects.filter(contact_id=OuterRef("pk"), kind=MessageKind.CAMPAIGN, sent_at__gte=since)
+    if campaign_id:
+        recent = recent.exclude(campaign_id=campaign_id)
+    return Exists(
+        recent.values("contact_id").annotate(n=Count("pk")).filter(n__gte=settings.FREQUENCY_CAP_COUNT)
+    )
+
+
+def campaign_audience_breakdown(target: Campaign | AudienceParams, *, cache_seconds: int = 0) -> dict:
+    """How many contacts the audience holds, how many may be sent now, and why the others are excluded.
+
+    One aggregate query over the audience (COUNT … FILTER per reason on
+    PostgreSQL). Reasons are exclusive, first match wins in `EXCLUSION_REASONS`
+    order, so `sendable + sum(excluded) == total`.
+    """
+    params = target if isinstance(target, AudienceParams) else AudienceParams.of(target)
+    if cache_seconds:
+        cached = cache.get(params.cache_key())
+        if cached is not None:
+            return cached
+
+    subscription = Subscription.objects.filter(contact_id=OuterRef("pk"), program=params.program)
+    suppressed = Q(Exists(SuppressedNumber.objects.filter(digest=OuterRef("phone_digest"))))
+    undeliverable = Q(undeliverable_at__isnull=False)
+    opted_out = Q(Exists(subscription.filter(status=SubscriptionStatus.OPTED_OUT)))
+    active = Q(Exists(subscription.filter(status=SubscriptionStatus.ACTIVE)))
+
+    rules = {
+        "suppressed": suppressed,
+        "undeliverable": ~suppressed & undeliverable,
+        "opted_out": ~suppressed & ~undeliverable & opted_out,
+        # The audience only holds contacts with a subscription to the program,
+        # so "not active and not opted out" is pending or expired.
+        "no_consent": ~suppressed & ~undeliverable & ~opted_out & ~active,
+    }
+    eligible = ~suppressed & ~undeliverable & active
+    if settings.FREQUENCY_CAP_COUNT > 0:
+        capped = Q(_over_frequency_cap(params.campaign_id))
+        rules["frequency_cap"] = eligible & capped
+        eligible = eligible & ~capped
+
+    counts = params.audience().aggregate(
+        total=Count("pk"),
+        sendable=Count("pk", filter=eligible),
+        **{reason: Count("pk", filter=rule) for reason, rule in rules.items()},
+    )
+    result = {
+        "total": counts["total"],
+        "sendable": counts["sendable"],
+        "excluded": {reason: counts.get(reason, 0) for reason in EXCLUSION_REASONS},
+        "frequency_cap_action": settings.FREQUENCY_CAP_ACTION,
+    }
+    if cache_seconds:
+        cache.set(params.cache_key(), result, cache_seconds)
+    return result
+
+
+def campaign_sample_contact(params: AudienceParams) -> Contact | None:
+    """A contact of the audience to render the preview for: a sendable one when there is any."""
+    from contacts.selectors import consent_sendable_q
+
+    audience = params.audience()
+    return (
+        audience.filter(consent_sendable_q(program=params.program)).order_by("pk").first()
+        or audience.order_by("pk").first()
+    )
+
+
+def campaign_cost(*, recipients: int, segments: int) -> dict:
+    amount = round(settings.SMS_PRICE_PER_SEGMENT * segments * recipients, 2)
+    return {
+        "amount": amount,
+        "currency": settings.SMS_PRICE_CURRENCY,
+        "price_per_segment": settings.SMS_PRICE_PER_SEGMENT,
+        "display": f"{amount:,.2f} {settings.SMS_PRICE_CURRENCY}",
+    }
+
+
+# --- Progress -------------------------------------------------------------------
+
+# What staff see while a campaign sends, and which message statuses fall in each bucket.
+PROGRESS_BUCKETS = {
+    "pending": (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.RETRY),
+    "queued": (MessageStatus.QUEUED, MessageStatus.ACCEPTED, MessageStatus.SCHEDULED, MessageStatus.SENDING),
+    "sent": (MessageStatus.SENT,),
+    "delivered": (MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.PARTIALLY_DELIVERED),
+    "failed": (MessageStatus.FAILED, MessageStatus.UNDELIVERED),
+    "deferred": (MessageStatus.DEFERRED,),
+    "skipped": (MessageStatus.SKIPPED,),
+    "cancelled": (MessageStatus.CANCELED,),
+}
+BUCKET_OF_STATUS = {status: bucket for bucket, statuses in PROGRESS_BUCKETS.items() for status in statuses}
+# Buckets that still wait for us (not yet handed to the provider, or held back).
+UNSETTLED_BUCKETS = ("pending", "deferred")
+# How long a list page may show slightly old numbers, by campaign status.
+_PROGRESS_CACHE_SECONDS = {CampaignStatus.SENDING: 5, CampaignStatus.PAUSED: 15}
+_PROGRESS_CACHE_SECONDS_DEFAULT = 60
+
+
+def _progress_from_counts(campaign: Campaign, by_status: dict[str, int]) -> dict:
+    buckets = dict.fromkeys(PROGRESS_BUCKETS, 0)
+    for status, n in by_status.items():
+        buckets[BUCKET_OF_STATUS.get(status, "pending")] += n
+    total = sum(buckets.values())
+    unsettled = sum(buckets[b] for b in UNSETTLED_BUCKETS)
+    processed = total - unsettled
+    return {
+        "campaign": campaign.pk,
+        "status": campaign.status,
+        "status_display": campaign.get_status_display(),
+        "total": total,
+        "processed": processed,
+        "percent": round(100 * processed / total, 1) if total else 0.0,
+        "buckets": buckets,
+        "finished": campaign.status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED),
+    }
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """Message counts per progress bucket: one GROUP BY status over the campaign's messages."""
+    rows = OutboundMessage.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("pk")).order_by()
+    return _progress_from_counts(campaign, dict(rows))
+
+
+def campaigns_progress(campaigns: list[Campaign]) -> dict[int, dict]:
+    """Progress for a page of campaigns with one grouped query for those not cached recently.
+
+    The list page tolerates numbers a few seconds old; that keeps it from
+    counting millions of rows on every refresh.
+    """
+    results: dict[int, dict] = {}
+    keys = {c.pk: f"campaigns:progress:{c.pk}:{c.status}" for c in campaigns}
+    cached = cache.get_many(list(keys.values()))
+    missing = []
+    for campaign in campaigns:
+        if keys[campaign.pk] in cached:
+            results[campaign.pk] = cached[keys[campaign.pk]]
+        elif campaign.status == CampaignStatus.DRAFT:
+            results[campaign.pk] = _progress_from_counts(campaign, {})  # drafts have no messages
+        else:
+            missing.append(campaign)
+    if missing:
+        by_campaign: dict[int, dict[str, int]] = {c.pk: {} for c in missing}
+        rows = (
+            OutboundMessage.objects.filter(campaign__in=[c.pk for c in missing])
+            .values_list("campaign_id", "status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for campaign_id, status, n in rows:
+            by_campaign[campaign_id][status] = n
+        for campaign in missing:
+            progress = _progress_from_counts(campaign, by_campaign[campaign.pk])
+            results[campaign.pk] = progress
+            timeout = _PROGRESS_CACHE_SECONDS.get(campaign.status, _PROGRESS_CACHE_SECONDS_DEFAULT)
+            cache.set(keys[campaign.pk], progress, timeout)
+    return results
+
+
+def campaign_skip_reasons(campaign: Campaign, *, limit: int = 10) -> list[dict]:
+    """Why messages were skipped, most common first (after completion, for the results chart)."""
+    rows = (
+        OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.SKIPPED)
+        .values("reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:limit]
+    )
+    return [{"reason": row["reason"] or "—", "count": row["n"]} for row in rows]
