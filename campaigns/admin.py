@@ -1,6 +1,6 @@
 """The campaign workplace for marketing staff: build, preview, test, send, watch.
 
-Sending, scheduling, pausing, resuming and cancelling are gated by the custom
+Sending (tests too), scheduling, pausing, resuming and cancelling are gated by the custom
 permission `campaigns.send_campaign`: the buttons are hidden without it and
 the views answer 403. Every state change goes through `campaigns.services`;
 the views here only ask, confirm and report.
@@ -164,7 +164,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
             has_send_permission=self.has_send_permission(request, obj),
-            can_send_test=obj is not None and obj.status in SENDABLE_FROM and self.has_change_permission(request, obj),
+            can_send_test=obj is not None and obj.status in SENDABLE_FROM,
             can_send=obj is not None and obj.status in SENDABLE_FROM,
             can_pause=obj is not None and obj.status == CampaignStatus.SENDING,
             can_resume=obj is not None and obj.status == CampaignStatus.PAUSED,
@@ -281,9 +281,8 @@ class CampaignAdmin(admin.ModelAdmin):
         return redirect(self._change_url(campaign))
 
     def send_test_view(self, request, object_id):
-        campaign = get_object_or_404(Campaign.objects.select_related("program"), pk=object_id)
-        if not self.has_change_permission(request, campaign):
-            raise PermissionDenied
+        # A test text costs money and reaches a phone like a real one: same permission as sending.
+        campaign = self._campaign_for_sending(request, object_id)
         initial = {"phone": request.session.get(TEST_SEND_SESSION_KEY, "")}
         form = SendTestForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():

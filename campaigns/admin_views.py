@@ -4,6 +4,7 @@ Both are mounted by `CampaignAdmin.get_urls` behind `admin_site.admin_view`,
 so only logged-in staff reach them; each also checks the model permission.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
@@ -50,11 +51,17 @@ def campaign_summary(*, body: str, params: AudienceParams, cache_seconds: int = 
         "non_gsm": list(info.non_gsm),
         "audience": breakdown,
         "excluded_rows": [
-            {"reason": reason, "label": label, "count": breakdown["excluded"][reason]}
+            {"reason": reason, "label": _reason_label(reason, label), "count": breakdown["excluded"][reason]}
             for reason, label in EXCLUSION_REASONS.items()
         ],
         "cost": campaign_cost(recipients=breakdown["sendable"], segments=info.segments),
     }
+
+
+def _reason_label(reason: str, label: str) -> str:
+    if reason == "frequency_cap" and settings.FREQUENCY_CAP_ACTION == "defer":
+        return f"{label} (sent later)"
+    return label
 
 
 def _sample_label(contact) -> str:
@@ -88,7 +95,6 @@ def preview_params(model_admin, request) -> tuple[str, AudienceParams | None, di
         program=program,
         tag_ids=tuple(t.pk for t in form.cleaned_data.get("tags") or ()),
         attribute_filters=form.cleaned_data.get("attribute_filters") or {},
-        campaign_id=campaign.pk if campaign else None,
     )
     return request.POST.get("body", ""), params, errors
 

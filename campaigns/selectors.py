@@ -13,22 +13,22 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q
-from django.utils import timezone
 
-from contacts.models import Contact, Program, Subscription, SubscriptionStatus, SuppressedNumber
+from contacts.models import Contact, Program
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
 
-from .audience import audience_base
+from .audience import EXCLUSION_LABELS, audience_base, exclusion_conditions
+from .audience import EXCLUSION_REASONS as CONSENT_EXCLUSION_REASONS
+from .clock import sending_now
+from .frequency import state_caps
 from .models import Campaign, CampaignStatus
 
-# Exclusion reasons, in the order they win when a contact has several:
-# a suppressed number stays excluded whatever its consent says.
+# Exclusion reasons, in the order they win when a contact has several: the
+# consent reasons are the engine's own (`campaigns.audience`), so the preview
+# and the check at the moment of sending can't disagree; the frequency cap comes last.
 EXCLUSION_REASONS = {
-    "suppressed": "Suppressed number",
-    "undeliverable": "Invalid or undeliverable number",
-    "opted_out": "Opted out",
-    "no_consent": "No consent (pending or expired opt-in)",
-    "frequency_cap": "Over the frequency cap",
+    **{reason: EXCLUSION_LABELS[reason].capitalize() for reason in CONSENT_EXCLUSION_REASONS},
+    "frequency_cap": "Over a frequency cap",
 }
 
 
@@ -39,43 +39,42 @@ class AudienceParams:
     program: Program
     tag_ids: tuple[int, ...] = ()
     attribute_filters: dict = field(default_factory=dict)
-    campaign_id: int | None = None  # its own messages don't count towards the frequency cap
 
     @classmethod
     def of(cls, campaign: Campaign) -> "AudienceParams":
         tag_ids = tuple(campaign.tags.values_list("pk", flat=True)) if campaign.pk else ()
-        return cls(
-            program=campaign.program,
-            tag_ids=tag_ids,
-            attribute_filters=campaign.attribute_filters or {},
-            campaign_id=campaign.pk,
-        )
+        return cls(program=campaign.program, tag_ids=tag_ids, attribute_filters=campaign.attribute_filters or {})
 
     def audience(self):
         return audience_base(program=self.program, tag_ids=self.tag_ids, attribute_filters=self.attribute_filters)
 
-    def cache_key(self) -> str:
-        raw = json.dumps(
-            [self.program.pk, sorted(self.tag_ids), self.attribute_filters, self.campaign_id, _cap_settings()],
-            sort_keys=True,
-            default=str,
-        )
+    def cache_key(self, caps: list[tuple]) -> str:
+        raw = json.dumps([self.program.pk, sorted(self.tag_ids), self.attribute_filters, caps], sort_keys=True,
+                         default=str)  # fmt: skip
         return "campaigns:breakdown:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _cap_settings() -> tuple:
-    return (settings.FREQUENCY_CAP_COUNT, settings.FREQUENCY_CAP_WINDOW_HOURS)
+def _caps() -> list[tuple[str, int, int]]:
+    """(region or "" for everyone, count, hours) for every frequency cap the engine enforces."""
+    caps = []
+    if settings.FREQUENCY_CAP_COUNT > 0:
+        caps.append(("", settings.FREQUENCY_CAP_COUNT, settings.FREQUENCY_CAP_WINDOW_HOURS))
+    caps += sorted((region, cap.count, cap.hours) for region, cap in state_caps().items())
+    return caps
 
 
-def _over_frequency_cap(campaign_id: int | None):
-    """EXISTS over the contact's recent marketing texts, true when they reached the global cap."""
-    since = timezone.now() - timedelta(hours=settings.FREQUENCY_CAP_WINDOW_HOURS)
-    recent = OutboundMessage.objects.filter(contact_id=OuterRef("pk"), kind=MessageKind.CAMPAIGN, sent_at__gte=since)
-    if campaign_id:
-        recent = recent.exclude(campaign_id=campaign_id)
-    return Exists(
-        recent.values("contact_id").annotate(n=Count("pk")).filter(n__gte=settings.FREQUENCY_CAP_COUNT)
-    )
+def _over_cap_q(caps: list[tuple[str, int, int]], now) -> Q | None:
+    """True for a contact a text now would put over any cap: one EXISTS … HAVING COUNT per cap."""
+    over = None
+    for region, count, hours in caps:
+        recent = OutboundMessage.objects.filter(
+            contact_id=OuterRef("pk"), kind=MessageKind.CAMPAIGN, sent_at__gt=now - timedelta(hours=hours)
+        )
+        q = Q(Exists(recent.values("contact_id").annotate(n=Count("pk")).filter(n__gte=count)))
+        if region:
+            q &= Q(region=region)
+        over = q if over is None else over | q
+    return over
 
 
 def campaign_audience_breakdown(target: Campaign | AudienceParams, *, cache_seconds: int = 0) -> dict:
@@ -86,44 +85,32 @@ def campaign_audience_breakdown(target: Campaign | AudienceParams, *, cache_seco
     order, so `sendable + sum(excluded) == total`.
     """
     params = target if isinstance(target, AudienceParams) else AudienceParams.of(target)
+    caps = _caps()
     if cache_seconds:
-        cached = cache.get(params.cache_key())
+        cached = cache.get(params.cache_key(caps))
         if cached is not None:
             return cached
 
-    subscription = Subscription.objects.filter(contact_id=OuterRef("pk"), program=params.program)
-    suppressed = Q(Exists(SuppressedNumber.objects.filter(digest=OuterRef("phone_digest"))))
-    undeliverable = Q(undeliverable_at__isnull=False)
-    opted_out = Q(Exists(subscription.filter(status=SubscriptionStatus.OPTED_OUT)))
-    active = Q(Exists(subscription.filter(status=SubscriptionStatus.ACTIVE)))
+    conditions = exclusion_conditions(program=params.program)
+    over_cap = _over_cap_q(caps, sending_now())
+    if over_cap is not None:
+        conditions["frequency_cap"] = over_cap
+    aggregates, earlier = {"total": Count("pk")}, Q()
+    for reason, condition in conditions.items():
+        aggregates[reason] = Count("pk", filter=condition & ~earlier)
+        earlier |= condition
+    aggregates["sendable"] = Count("pk", filter=~earlier)
+    counts = params.audience().order_by().aggregate(**aggregates)
 
-    rules = {
-        "suppressed": suppressed,
-        "undeliverable": ~suppressed & undeliverable,
-        "opted_out": ~suppressed & ~undeliverable & opted_out,
-        # The audience only holds contacts with a subscription to the program,
-        # so "not active and not opted out" is pending or expired.
-        "no_consent": ~suppressed & ~undeliverable & ~opted_out & ~active,
-    }
-    eligible = ~suppressed & ~undeliverable & active
-    if settings.FREQUENCY_CAP_COUNT > 0:
-        capped = Q(_over_frequency_cap(params.campaign_id))
-        rules["frequency_cap"] = eligible & capped
-        eligible = eligible & ~capped
-
-    counts = params.audience().aggregate(
-        total=Count("pk"),
-        sendable=Count("pk", filter=eligible),
-        **{reason: Count("pk", filter=rule) for reason, rule in rules.items()},
-    )
     result = {
         "total": counts["total"],
         "sendable": counts["sendable"],
         "excluded": {reason: counts.get(reason, 0) for reason in EXCLUSION_REASONS},
+        # "defer": over-cap contacts still get the text later; "skip": they never do.
         "frequency_cap_action": settings.FREQUENCY_CAP_ACTION,
     }
     if cache_seconds:
-        cache.set(params.cache_key(), result, cache_seconds)
+        cache.set(params.cache_key(caps), result, cache_seconds)
     return result
 
 
