@@ -11,7 +11,7 @@ import logging
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -63,14 +63,19 @@ def campaign_audience_build(*, campaign_id: int) -> bool:
 
 
 def _insert_range(campaign: Campaign, *, lower: int, upper: int) -> int:
-    recipients = audience_sendable(campaign).filter(pk__gt=lower, pk__lte=upper).order_by().values("pk", "phone")
+    recipients = (
+        audience_sendable(campaign)
+        .filter(pk__gt=lower, pk__lte=upper)
+        .order_by()
+        .values(recipient_id=F("pk"), recipient_phone=F("phone"))
+    )
     select_sql, params = recipients.query.sql_with_params()
     table = OutboundMessage._meta.db_table
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
     sql = (
         f'INSERT INTO {table} (kind, contact_id, program_id, campaign_id, "to", body, status, attempts, '  # noqa: S608
         "error_code, reason, created_at) "
-        f"SELECT %s, a.id, %s, %s, a.phone, '', %s, 0, '', '', %s FROM ({select_sql}) a WHERE true "
+        f"SELECT %s, a.recipient_id, %s, %s, a.recipient_phone, '', %s, 0, '', '', %s FROM ({select_sql}) a WHERE true "
         "ON CONFLICT DO NOTHING"
     )
     head = [MessageKind.CAMPAIGN.value, campaign.program_id, campaign.pk, MessageStatus.PENDING.value]

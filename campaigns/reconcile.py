@@ -32,8 +32,11 @@ def _provider_lookup(message: OutboundMessage):
     found = find_sent(to=message.to, since=message.claimed_at - timedelta(seconds=5))
     if found is None or not isinstance(found, (list, tuple)):
         return found
-    # Several texts to one number since the claim (another campaign?): only ours counts.
-    return next((f for f in found if getattr(f, "body", message.body) == message.body), None)
+    # Texts to this number since the claim that no message of ours owns (another campaign's are not ours).
+    known = set(OutboundMessage.objects.filter(sid__in=[f.sid for f in found]).values_list("sid", flat=True))
+    unknown = [f for f in found if f.sid not in known]
+    # Prefer the same body; a provider that appends its own footer still counts as having sent ours.
+    return next((f for f in unknown if getattr(f, "body", None) == message.body), unknown[0] if unknown else None)
 
 
 def messages_reconcile_stale(*, limit: int = 100) -> int:
@@ -58,8 +61,11 @@ def _settle(message: OutboundMessage) -> int:
     now = timezone.now()
     try:
         found = _provider_lookup(message)
-    except (LookupError, SendError) as error:
-        # Not knowing whether the text went out, sending it again could text someone twice.
+    except SendError as error:
+        # The provider can't be asked right now; sending again could text someone twice, so wait for the next tick.
+        log.warning("message %s: claim expired, provider lookup failed (%s); will ask again", message.pk, error)
+        return 0
+    except LookupError as error:
         log.warning("message %s: claim expired and the provider can't be asked (%s)", message.pk, error)
         OutboundMessage.objects.filter(pk=message.pk).update(
             status=MessageStatus.FAILED,
