@@ -1,7 +1,8 @@
 """A marketing user builds, previews and sends a campaign in a real browser and watches it finish.
 
 Chromium (Debian's) drives the admin served by `live_server`; the send goes
-through the engine to the local Twilio fake over real HTTP.
+through the engine, in a real Celery worker process, to the local Twilio fake
+over real HTTP.
 """
 
 import os
@@ -16,7 +17,6 @@ from campaigns.tests.test_admin import MARKETING, PASSWORD, SUPPORT, make_staff,
 from contacts.models import ConsentMethod
 from contacts.services import consent_opt_out
 from contacts.tests.factories import make_program
-from testing.fake_twilio import fake_twilio  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,18 +42,14 @@ def browser():
 
 
 @pytest.fixture
-def sending(settings, fake_twilio):  # noqa: F811
-    """Sends reach the Twilio fake; sending is not held back by the clock or the rate limit in this test."""
-    settings.QUIET_HOURS_ENABLED = False  # the test must pass at any hour of the day
-    settings.SEND_RATE_PER_SECOND = 0
+def sending(settings, fake_twilio, celery_processes):
+    """A real Celery worker process sending to the Twilio fake, one text per second like a US long code."""
     settings.SMS_PRICE_PER_SEGMENT = 0.01
     settings.SMS_PRICE_CURRENCY = "USD"
-    from smsconsent.celery import app
-
-    app.conf.task_always_eager = True
+    # Quiet hours off: the test must pass at any hour of the day (they have their own tests).
+    celery_processes.worker("admin-w1", fake=fake_twilio, QUIET_HOURS_ENABLED="0", SEND_RATE_PER_SECOND="1")
     cache.clear()
     yield fake_twilio
-    app.conf.task_always_eager = False
     cache.clear()
 
 
@@ -124,7 +120,7 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     # Progress reaches completion on the change page.
     progress = page.locator("#campaign-progress")
     expect(progress.locator('[data-progress="status"]')).to_have_text("Completed", timeout=30_000)
-    expect(progress.locator('[data-progress="percent"]')).to_have_text("100.0%")
+    expect(progress.locator('[data-progress="percent"]')).to_have_text("100%")
     expect(progress.locator('[data-progress="results"]')).to_be_visible()
     screenshot(page, "campaign-progress-complete")
     context.close()
