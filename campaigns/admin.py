@@ -30,7 +30,7 @@ from .admin_views import (
 )
 from .audience import attribute_filters_validate
 from .models import Campaign, CampaignStatus
-from .selectors import PROGRESS_BUCKETS, AudienceParams, campaigns_progress
+from .selectors import EXCLUSION_REASONS, PROGRESS_LABELS, AudienceParams, campaigns_progress
 
 EDITABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
 SENDABLE_FROM = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -128,10 +128,11 @@ class CampaignAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_readonly_fields(self, request, obj=None):
+    def has_change_permission(self, request, obj=None):
+        # Once sending has started the campaign is the record of what people got: view only.
         if obj is not None and obj.status not in EDITABLE_STATUSES:
-            return [*self.readonly_fields, "name", "program", "body", "tags", "attribute_filters", "send_at"]
-        return self.readonly_fields
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -169,9 +170,12 @@ class CampaignAdmin(admin.ModelAdmin):
             can_pause=obj is not None and obj.status == CampaignStatus.SENDING,
             can_resume=obj is not None and obj.status == CampaignStatus.PAUSED,
             can_cancel=obj is not None and obj.status in CANCELLABLE_FROM,
+            show_preview=obj is None or obj.status in EDITABLE_STATUSES,
             preview_url=reverse("admin:campaigns_campaign_preview"),
             progress=campaign_progress_payload(obj) if obj and obj.status != CampaignStatus.DRAFT else None,
-            progress_buckets=list(PROGRESS_BUCKETS),
+            excluded_at_start=[(EXCLUSION_REASONS.get(reason, reason), n)
+                               for reason, n in (obj.excluded_counts if obj else {}).items() if n],
+            progress_buckets=PROGRESS_LABELS.items(),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -15,7 +15,7 @@ from .models import Campaign
 from .rendering import contact_fields, message_compose, segment_info
 from .selectors import (
     EXCLUSION_REASONS,
-    PROGRESS_BUCKETS,
+    PROGRESS_LABELS,
     AudienceParams,
     campaign_audience_breakdown,
     campaign_cost,
@@ -118,7 +118,7 @@ def campaign_preview_view(request, *, model_admin):
 
 def campaign_progress_payload(campaign: Campaign) -> dict:
     progress = campaign_progress(campaign)
-    progress["labels"] = {bucket: bucket.capitalize() for bucket in PROGRESS_BUCKETS}
+    progress["labels"] = PROGRESS_LABELS
     progress["skip_reasons"] = campaign_skip_reasons(campaign) if progress["buckets"]["skipped"] else []
     return progress
 

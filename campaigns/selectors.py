@@ -148,6 +148,16 @@ PROGRESS_BUCKETS = {
     "skipped": (MessageStatus.SKIPPED,),
     "cancelled": (MessageStatus.CANCELED,),
 }
+PROGRESS_LABELS = {
+    "pending": "Waiting to send",
+    "queued": "Queued at provider",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "failed": "Failed",
+    "deferred": "Deferred",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+}
 BUCKET_OF_STATUS = {status: bucket for bucket, statuses in PROGRESS_BUCKETS.items() for status in statuses}
 # Buckets that still wait for us (not yet handed to the provider, or held back).
 UNSETTLED_BUCKETS = ("pending", "deferred")

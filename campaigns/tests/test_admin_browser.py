@@ -123,6 +123,9 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     expect(progress.locator('[data-progress="percent"]')).to_have_text("100%")
     expect(progress.locator('[data-progress="results"]')).to_be_visible()
     screenshot(page, "campaign-progress-complete")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/")
+    expect(page.locator(".campaign-minibar")).to_have_count(1)
+    screenshot(page, "campaign-list")
     context.close()
 
     campaign.refresh_from_db()
