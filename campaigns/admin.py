@@ -59,10 +59,13 @@ class CampaignForm(forms.ModelForm):
 
 class ScheduleForm(forms.Form):
     send_at = forms.DateTimeField(
-        label=_("Send at (UTC)"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["send_at"].label = _("Send at (%s)") % timezone.get_current_timezone_name()
 
     def clean_send_at(self):
         send_at = self.cleaned_data["send_at"]
@@ -101,7 +104,6 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["program", "created_by"]
     show_full_result_count = False
-    date_hierarchy = None
     filter_horizontal = ["tags"]
     readonly_fields = ["status", "created_by", "created_at", "started_at", "completed_at"]
     actions = ["pause_selected", "resume_selected", "cancel_selected"]
@@ -120,7 +122,7 @@ class CampaignAdmin(admin.ModelAdmin):
     # --- permissions -------------------------------------------------------------
 
     def has_send_permission(self, request, obj=None):
-        return request.user.has_perm("campaigns.send_campaign")
+        return request.user.has_perm(services.SEND_PERMISSION)
 
     def has_delete_permission(self, request, obj=None):
         # Sent campaigns are the record of what people received.
@@ -157,7 +159,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="campaign-minibar" title="{} of {} processed">'
             '<span class="campaign-minibar__fill" style="width:{}%"></span></span> {}%',
-            progress["processed"], progress["total"], progress["percent"], progress["percent"],
+            progress["processed"], progress["total"], progress["percent"], f"{progress['percent']:g}",
         )  # fmt: skip
 
     # --- change page ----------------------------------------------------------------
@@ -249,7 +251,7 @@ class CampaignAdmin(admin.ModelAdmin):
         form = ScheduleForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             send_at = form.cleaned_data["send_at"]
-            done = _("Scheduled for %s UTC.") % timezone.localtime(send_at).strftime("%Y-%m-%d %H:%M")
+            done = _("Scheduled for %s.") % timezone.localtime(send_at).strftime("%Y-%m-%d %H:%M %Z")
             self._run(request, services.campaign_schedule, campaign, done, send_at=send_at)
             return redirect(self._change_url(campaign))
         return TemplateResponse(

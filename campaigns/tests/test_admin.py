@@ -81,6 +81,7 @@ def agent_client(client):
 # --- live preview --------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_preview_reports_segments_encoding_audience_and_cost(marketer_client, campaign, settings):
     settings.SMS_PRICE_PER_SEGMENT = 0.01
     settings.SMS_PRICE_CURRENCY = "USD"
@@ -212,6 +213,7 @@ def test_support_agent_cannot_use_the_list_actions(agent_client, campaign):
 # --- confirmation and sending ---------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_send_confirmation_repeats_audience_size_and_cost(marketer_client, campaign, settings):
     settings.SMS_PRICE_PER_SEGMENT = 0.0083
     response = marketer_client.get(url("send", campaign))
@@ -226,6 +228,7 @@ def test_send_confirmation_repeats_audience_size_and_cost(marketer_client, campa
     assert campaign.status == CampaignStatus.DRAFT  # looking is not sending
 
 
+@pytest.mark.smoke
 def test_confirming_send_starts_the_campaign_through_the_engine(marketer_client, campaign):
     response = marketer_client.post(url("send", campaign))
     assert response.status_code == 302
@@ -319,6 +322,12 @@ def test_progress_json_matches_the_campaign_messages(agent_client, campaign):
     assert data["buckets"]["skipped"] == 1
     assert data["percent"] == 80.0
     assert data["skip_reasons"] == [{"reason": "opted out", "count": 1}]
+
+
+def test_progress_and_preview_refuse_staff_without_campaign_permissions(client, campaign):
+    client.force_login(User.objects.create_user("nobody", password=PASSWORD, is_staff=True))
+    assert client.get(url("progress", campaign)).status_code == 403
+    assert client.post(url("preview"), {"campaign_id": campaign.pk}).status_code == 403
 
 
 def test_change_page_of_a_sending_campaign_shows_the_progress_bar(marketer_client, campaign):

@@ -104,6 +104,7 @@ def audience_in_every_state(settings):
     return {"program": program, "sendable": sendable}
 
 
+@pytest.mark.smoke
 def test_breakdown_counts_each_contact_once_under_its_exclusion_reason(audience_in_every_state):
     program = audience_in_every_state["program"]
     campaign = make_campaign(program)
@@ -128,6 +129,7 @@ def test_breakdown_sendable_matches_the_engine_audience_minus_capped(audience_in
     assert breakdown["sendable"] + breakdown["excluded"]["frequency_cap"] == audience_sendable(campaign).count()
 
 
+@pytest.mark.smoke
 def test_breakdown_counts_the_audience_in_one_aggregate_query(audience_in_every_state):
     params = AudienceParams(program=audience_in_every_state["program"])
     with CaptureQueriesContext(connection) as queries:
@@ -199,6 +201,7 @@ def messages_with_statuses(campaign, statuses):
     OutboundMessage.objects.bulk_create(rows)
 
 
+@pytest.mark.smoke
 def test_progress_puts_every_message_status_in_its_bucket(django_assert_num_queries):
     campaign = make_campaign(make_program(), status=CampaignStatus.SENDING)
     S = MessageStatus

@@ -5,6 +5,7 @@
 
   var PREVIEW_DELAY_MS = 350; // wait for a pause in typing before recounting the audience
   var PROGRESS_EVERY_MS = 2000;
+  var SCHEDULED_EVERY_MS = 15000; // a scheduled campaign only needs to notice that it has started
 
   function $(root, name, attr) {
     return root.querySelector("[data-" + (attr || "preview") + '="' + name + '"]');
@@ -173,7 +174,7 @@
             window.location.reload();
             return;
           }
-          if (!data.finished) setTimeout(poll, PROGRESS_EVERY_MS);
+          if (!data.finished) setTimeout(poll, data.status === "scheduled" ? SCHEDULED_EVERY_MS : PROGRESS_EVERY_MS);
         })
         .catch(function () { setTimeout(poll, PROGRESS_EVERY_MS * 3); });
     }
