@@ -214,12 +214,14 @@ def message_send_checked(*, campaign: Campaign, message_id: int, attempts: int, 
         message = qs.select_for_update(of=("self",)).select_related("contact").first()
         if message is None:
             return "lost"
+        # Locks in the order the inbound STOP path takes them (contact, then subscriptions), so they
+        # queue behind each other instead of deadlocking; the contact lock also makes two campaigns
+        # texting one person at once count each other against the frequency caps.
+        list(Contact.objects.select_for_update(no_key=True).filter(pk=message.contact_id).values_list("pk"))
         _lock_active_subscription(message.contact_id, campaign.program_id)
         if messages_skip_unsendable(campaign=campaign, ids=[message_id]):
             return "skipped"
         if frequency.caps_for(message.contact.region, caps):
-            # Two campaigns texting one contact at once: the contact row lock makes the second count the first.
-            list(Contact.objects.select_for_update().filter(pk=message.contact_id).values_list("pk", flat=True))
             over = frequency.contacts_over_cap(
                 regions={message.contact_id: message.contact.region}, now=sending_now(), state=caps
             )
@@ -229,7 +231,9 @@ def message_send_checked(*, campaign: Campaign, message_id: int, attempts: int, 
         outcome = message_send_claimed(message)
     if outcome.sent:
         return "sent"
-    return "retry" if outcome.retry_at is not None else "failed"
+    if outcome.retry_at is not None:
+        return "retry"
+    return "skipped" if outcome.message.status == MessageStatus.SKIPPED else "failed"
 
 
 def _release(ids: list[int], status: str) -> None:

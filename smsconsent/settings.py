@@ -232,6 +232,12 @@ SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=300.0)
 SMS_DEFAULT_BRAND = env.str("SMS_DEFAULT_BRAND", default="")
 SMS_DEFAULT_HELP_CONTACT = env.str("SMS_DEFAULT_HELP_CONTACT", default="")
 SMS_KEYWORD_CACHE_SECONDS = env.int("SMS_KEYWORD_CACHE_SECONDS", default=60)
+# With TWILIO_ADVANCED_OPT_OUT on, Twilio itself answers a message that is exactly one of these.
+TWILIO_ADVANCED_OPT_OUT_KEYWORDS = env.list(
+    "TWILIO_ADVANCED_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
+             "START", "YES", "UNSTOP", "HELP", "INFO"],
+)  # fmt: skip
 
 # --- Campaign sending engine (campaigns app) ---------------------------------------
 # When a number's time zones are unknown, quiet hours must hold in all of these.
