@@ -9,6 +9,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Records of what happened: nobody adds, edits or deletes them here."""
 
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # per-filter counts are full scans at millions of rows
 
     def has_add_permission(self, request):
         return False
@@ -44,7 +46,7 @@ def _number_search(queryset, field: str, term: str):
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "to", "kind", "status", "campaign", "short_body", "segments", "error_code", "sid")
+    list_display = ("created", "to", "status", "campaign", "short_body", "error_code")
     list_filter = ("status", "kind")
     list_select_related = ("campaign",)
     raw_id_fields = ("contact", "program", "campaign")
@@ -52,6 +54,10 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     search_help_text = _("A phone number in any format, or a message SID.")
     date_hierarchy = None
     readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+
+    @admin.display(description=_("created"), ordering="-id")
+    def created(self, obj):
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description=_("body"))
     def short_body(self, obj):
@@ -66,7 +72,7 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "from_number", "body", "classification", "keyword", "effect", "review_decision")
+    list_display = ("received_at", "from_number", "body", "classification", "effect", "review_decision")
     list_filter = ("classification", "review_decision")
     list_select_related = ("contact",)
     raw_id_fields = ("contact", "reviewed_by")
@@ -91,6 +97,10 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
     ordering = ("received_at",)  # oldest first: the law's clock is running on them
     search_fields = ("=from_number",)
     actions = ("opt_out_selected", "dismiss_selected")
+
+    def changelist_view(self, request, extra_context=None):
+        title = _("Replies that might be opt-outs: decide each one")
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
     def has_view_permission(self, request, obj=None):
         return self.has_review_permission(request)

@@ -155,7 +155,7 @@ class ReviewItem(InboundMessage):
     class Meta:
         proxy = True
         verbose_name = _("reply to review")
-        verbose_name_plural = _("review queue")
+        verbose_name_plural = _("replies to review")
 
 
 class KeywordMeaning(models.TextChoices):
