@@ -49,8 +49,9 @@ def browser():
 
 
 @pytest.fixture
-def sending(settings, fake_twilio, celery_processes):
+def sending(settings, fake_twilio, celery_processes, live_server):
     """A real Celery worker process sending to the Twilio fake, one text per second like a US long code."""
+    settings.PUBLIC_BASE_URL = live_server.url  # where status callbacks go, and the URL their signatures cover
     settings.SMS_PRICE_PER_SEGMENT = 0.01
     settings.SMS_PRICE_CURRENCY = "USD"
     # Quiet hours off: the test must pass at any hour of the day (they have their own tests).
@@ -129,6 +130,17 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     expect(progress.locator('[data-progress="status"]')).to_have_text("Completed", timeout=30_000)
     expect(progress.locator('[data-progress="percent"]')).to_have_text("100%")
     expect(progress.locator('[data-progress="results"]')).to_be_visible()
+    expect(progress.locator('[data-count="queued"]')).to_have_text("3")
+
+    # Delivery receipts arrive afterwards through the signed status callback; the results follow them.
+    sids = [m["sid"] for m in sending.messages()]
+    for sid in sids[:2]:
+        assert sending.post_status_callback(f"{live_server.url}/sms/status/", sid, "delivered").status_code == 200
+    sending.post_status_callback(f"{live_server.url}/sms/status/", sids[2], "undelivered", error_code=30003)
+    page.reload()
+    expect(progress.locator('[data-count="delivered"]')).to_have_text("2")
+    expect(progress.locator('[data-count="failed"]')).to_have_text("1")
+    expect(progress.locator(".campaign-chart__row")).to_have_count(8)
     screenshot(page, "campaign-progress-complete")
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
     expect(page.locator(".campaign-minibar")).to_have_count(1)
