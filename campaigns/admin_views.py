@@ -107,7 +107,9 @@ def campaign_preview_view(request, *, model_admin):
         raise PermissionDenied
     body, params, errors = preview_params(model_admin, request)
     if params is None:
-        return JsonResponse({"ok": False, "errors": errors or {"program": ["Choose a program."]}})
+        # Not an error yet on a fresh add page: say what the preview needs.
+        errors.pop("program", None)
+        return JsonResponse({"ok": False, "errors": errors, "hint": "Choose a program to see who this reaches."})
     if "attribute_filters" in errors:
         return JsonResponse({"ok": False, "errors": errors})
     try:

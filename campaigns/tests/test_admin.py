@@ -136,6 +136,12 @@ def test_preview_explains_a_template_error_in_the_body(marketer_client, campaign
     assert data["errors"]["body"]
 
 
+def test_preview_without_a_program_asks_for_one(marketer_client):
+    data = marketer_client.post(url("preview"), {"body": "Hi"}).json()
+    assert data["ok"] is False
+    assert data["hint"] == "Choose a program to see who this reaches."
+
+
 def test_preview_uses_the_saved_campaign_on_a_read_only_page(agent_client, campaign):
     data = agent_client.post(url("preview"), {"campaign_id": campaign.pk}).json()
     assert data["ok"] is True
@@ -226,6 +232,16 @@ def test_send_confirmation_repeats_audience_size_and_cost(marketer_client, campa
     assert "opted out" in page.lower()
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT  # looking is not sending
+
+
+@pytest.mark.smoke
+def test_send_confirmation_offers_no_send_button_when_nobody_may_be_texted(marketer_client, program):
+    gone = opted_in(program)
+    consent_opt_out(contact=gone, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+    campaign = Campaign.objects.create(name="Empty", program=program, body="Hi")
+    page = marketer_client.get(url("send", campaign)).content.decode()
+    assert "Nobody in this audience may be texted" in page
+    assert "Yes, send" not in page
 
 
 @pytest.mark.smoke

@@ -103,6 +103,9 @@
       data.errors[field].forEach(function (m) { errors.push(field.replace("_", " ") + ": " + m); });
     });
     showErrors(panel, errors);
+    // Numbers from the last good answer stay visible but dimmed, so nobody reads them as current.
+    panel.classList.toggle("is-stale", !data.ok);
+    if (data.hint) setText($(panel, "text"), data.hint);
     if (!data.ok) return;
 
     setText($(panel, "text"), data.text);
