@@ -93,10 +93,16 @@ def messages_claim(*, campaign: Campaign, size: int) -> list[int]:
 def messages_skip_unsendable(*, campaign: Campaign, ids: list[int]) -> int:
     """Mark SKIPPED, with the reason, the claimed messages whose contact may not get the campaign now."""
     conditions = exclusion_conditions(program=campaign.program, contact_ref="contact_id", prefix="contact__")
+    claimed = OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+    # One read finds the (usually few or none) to skip; the labelled UPDATEs then touch only those.
+    any_reason = Q()
+    for condition in conditions.values():
+        any_reason |= condition
+    flagged = list(claimed.filter(any_reason).values_list("pk", flat=True))
     skipped = 0
-    for reason in EXCLUSION_REASONS:
+    for reason in EXCLUSION_REASONS if flagged else ():
         skipped += (
-            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+            OutboundMessage.objects.filter(pk__in=flagged, status=MessageStatus.CLAIMED)
             .filter(conditions[reason])
             .update(status=MessageStatus.SKIPPED, reason=EXCLUSION_LABELS[reason], status_updated_at=timezone.now())
         )
@@ -142,6 +148,20 @@ def _defer_quiet_groups(campaign: Campaign, rows: list[dict], now, rules) -> set
         due_messages(campaign.pk, now).filter(contact_id__in=in_group).update(**fields)
         deferred.update(batch_ids)
     return deferred
+
+
+def _outside_window_now(row: dict, rules) -> bool:
+    """A batch can take seconds to send: a window that closes meanwhile defers the rest of it."""
+    now = sending_now()
+    zones, region = row["contact__time_zones"], row["contact__region"]
+    opens = quiet_hours.next_allowed(time_zones=zones, region=region, at=now, rules=rules)
+    if opens == now:
+        return False
+    OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
+        status=MessageStatus.DEFERRED, send_after=opens or now + timedelta(days=1), reason="quiet hours",
+        attempts=F("attempts") - 1,
+    )  # fmt: skip
+    return True
 
 
 def _apply_caps(rows: list[dict], now, caps) -> set[int]:
@@ -261,9 +281,8 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
         return result
     now = sending_now()
     rows = _claimed_rows(ids)
-    deferred = (
-        _defer_quiet_groups(campaign, rows, now, quiet_hours.state_rules()) if settings.QUIET_HOURS_ENABLED else set()
-    )
+    quiet_rules = quiet_hours.state_rules() if settings.QUIET_HOURS_ENABLED else None
+    deferred = _defer_quiet_groups(campaign, rows, now, quiet_rules) if quiet_rules is not None else set()
     caps = frequency.state_caps()
     rows = [r for r in rows if r["pk"] not in deferred]
     held = _apply_caps(rows, now, caps)
@@ -288,6 +307,9 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
             _release([r["pk"] for r in rows[index:]], status)
             result.stopped = True
             break
+        if quiet_rules is not None and _outside_window_now(row, quiet_rules):
+            result.deferred += 1
+            continue
         outcome = message_send_checked(campaign=campaign, message_id=row["pk"], attempts=row["attempts"], caps=caps)
         if outcome == "sent":
             result.sent += 1

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from contacts.models import Contact
 from contacts.phones import phone_search_variants
 
 from .models import InboundMessage, KeywordRule, OutboundMessage, ReviewDecision, ReviewItem
@@ -50,8 +51,8 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     list_filter = ("status", "kind")
     list_select_related = ("campaign",)
     raw_id_fields = ("contact", "program", "campaign")
-    search_fields = ("=sid", "=to")
-    search_help_text = _("A phone number in any format, or a message SID.")
+    search_fields = ("=sid",)
+    search_help_text = _("A contact's phone number in any format, or a message SID.")
     date_hierarchy = None
     readonly_fields = [f.name for f in OutboundMessage._meta.fields]
 
@@ -64,9 +65,11 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
         return obj.body[:60] + ("…" if len(obj.body) > 60 else "")
 
     def get_search_results(self, request, queryset, search_term):
-        found, _ = _number_search(queryset, "to", search_term.strip())
-        if found is not None:
-            return found, False
+        # Through the contact's unique number to its messages: both indexed, unlike `to`.
+        variants = phone_search_variants(search_term.strip()) if search_term.strip() else []
+        if variants:
+            contacts = Contact.objects.filter(phone__in=variants).values("pk")
+            return queryset.filter(contact_id__in=contacts), False
         return super().get_search_results(request, queryset, search_term)
 
 
@@ -112,7 +115,7 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         return request.user.has_perm("messaging.review_inboundmessage")
 
     def get_queryset(self, request):
-        last_sent = OutboundMessage.objects.filter(to=OuterRef("from_number")).order_by("-id").values("body")[:1]
+        last_sent = OutboundMessage.objects.filter(contact_id=OuterRef("contact_id")).order_by("-id").values("body")[:1]
         return (
             super()
             .get_queryset(request)

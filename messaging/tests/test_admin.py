@@ -139,3 +139,12 @@ def test_inbound_messages_are_found_by_number_in_any_format(client):
     assert b"Hello there" in page.content and b"Someone else" not in page.content
     filtered = client.get(reverse("admin:messaging_inboundmessage_changelist"), {"classification__exact": "other"})
     assert b"Someone else" in filtered.content and b"Hello there" not in filtered.content
+
+
+def test_the_outbox_is_searched_by_the_contacts_number_in_any_format(client):
+    contact = make_contact("+14155550137")
+    OutboundMessage.objects.create(kind=MessageKind.TEST, contact=contact, to=str(contact.phone), body="For 0137")
+    OutboundMessage.objects.create(kind=MessageKind.TEST, to="+14155550138", body="For someone else")
+    client.force_login(staff("Marketing staff"))
+    page = client.get(reverse("admin:messaging_outboundmessage_changelist"), {"q": "415-555-0137"})
+    assert b"For 0137" in page.content and b"For someone else" not in page.content

@@ -46,8 +46,8 @@ def _queue(phone, body, keyword):
     contact = make_contact(phone)
     program = make_program()
     consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    body = "Acme Deals: 20% off this weekend. Reply STOP to opt out"
-    OutboundMessage.objects.create(kind=MessageKind.TEST, contact=contact, to=phone, body=body)
+    offer = "Acme Deals: 20% off this weekend. Reply STOP to opt out"
+    OutboundMessage.objects.create(kind=MessageKind.TEST, contact=contact, to=phone, body=offer)
     InboundMessage.objects.create(
         sid=new_sid(), from_number=phone, body=body, contact=contact, classification=InboundClassification.REVIEW,
         keyword=keyword, received_at=timezone.now(), review_decision=ReviewDecision.PENDING,
@@ -64,8 +64,8 @@ def test_a_support_agent_opts_out_a_reply_from_the_review_queue_with_one_click(l
     page.fill("#id_username", "agent")
     page.fill("#id_password", "agent-pass-123")
     page.click("input[type=submit]")
-    page.wait_for_selector("text=Not interested, thanks")
     ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_selector("text=Not interested, thanks")
     page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
 
     page.click('button[aria-label="Opt out +14155550191"]')

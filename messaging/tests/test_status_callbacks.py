@@ -56,6 +56,7 @@ def test_statuses_move_forward_through_the_lifecycle(sent, callback):
         assert status_of(sent) == status
 
 
+@pytest.mark.smoke
 def test_a_late_sent_never_moves_a_delivered_message_backwards(sent, callback):
     callback(sent.sid, "delivered")
     callback(sent.sid, "sent")
