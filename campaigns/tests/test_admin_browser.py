@@ -109,6 +109,7 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     expect(preview.locator('[data-preview="non-gsm"]')).to_contain_text("🧥")
     expect(preview.locator('[data-preview="segments"]')).to_have_text("2")
     expect(preview.locator('[data-preview="cost"]')).to_have_text("0.06 USD")
+    screenshot(page, "campaign-preview-ucs2")
     page.locator("#id_body").fill(BODY)
     expect(preview.locator('[data-preview="encoding"]')).to_have_text("GSM-7")
 
