@@ -216,6 +216,14 @@ def test_support_agent_cannot_use_the_list_actions(agent_client, campaign):
     assert response.status_code in (200, 302)
 
 
+def test_marketing_user_pauses_selected_campaigns_from_the_list(marketer_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    marketer_client.post(reverse("admin:campaigns_campaign_changelist"),
+                         {"action": "pause_selected", "_selected_action": [campaign.pk]})  # fmt: skip
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+
+
 # --- confirmation and sending ---------------------------------------------------------------
 
 
