@@ -175,8 +175,11 @@ class CampaignAdmin(admin.ModelAdmin):
             show_preview=obj is None or obj.status in EDITABLE_STATUSES,
             preview_url=reverse("admin:campaigns_campaign_preview"),
             progress=campaign_progress_payload(obj) if obj and obj.status != CampaignStatus.DRAFT else None,
-            excluded_at_start=[(EXCLUSION_REASONS.get(reason, reason), n)
-                               for reason, n in (obj.excluded_counts if obj else {}).items() if n],
+            excluded_at_start=[
+                (EXCLUSION_REASONS.get(reason, reason), n)
+                for reason, n in (obj.excluded_counts if obj else {}).items()
+                if n
+            ],
             progress_buckets=PROGRESS_LABELS.items(),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -189,8 +192,9 @@ class CampaignAdmin(admin.ModelAdmin):
         def name(action):
             return f"{self.opts.app_label}_{self.opts.model_name}_{action}"
 
-        pause = wrap(self.transition_view, service=services.campaign_pause,
-                     done=_("Paused. Workers stop within seconds."))
+        pause = wrap(
+            self.transition_view, service=services.campaign_pause, done=_("Paused. Workers stop within seconds.")
+        )
         resume = wrap(self.transition_view, service=services.campaign_resume, done=_("Resumed."))
         return [
             path("preview/", wrap(campaign_preview_view, model_admin=self), name=name("preview")),

@@ -260,3 +260,5 @@ SEND_THROTTLE_PAUSE_SECONDS = env.float("SEND_THROTTLE_PAUSE_SECONDS", default=2
 SENDING_CLOCK_OFFSET_SECONDS = env.float("SENDING_CLOCK_OFFSET_SECONDS", default=0.0)
 CAMPAIGNS_TICK_SECONDS = env.float("CAMPAIGNS_TICK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": CAMPAIGNS_TICK_SECONDS}
+# Provider calls one send worker process makes at once (threads; the HTTP pool should be as large).
+SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=16)

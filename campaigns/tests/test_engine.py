@@ -168,6 +168,7 @@ def test_quiet_hours_defer_a_whole_group_to_the_window_and_release_it_when_it_op
 @pytest.mark.django_db
 def test_window_closing_in_the_middle_of_a_batch_defers_the_rest(settings, monkeypatch):
     settings.QUIET_HOURS_ENABLED = True
+    settings.SMS_SEND_CONCURRENCY = 1  # the window is checked before each group of concurrent sends
     program = make_program()
     for _ in range(3):
         subscriber(program, area="212")

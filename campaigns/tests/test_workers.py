@@ -215,7 +215,8 @@ def test_rate_limit_429s_slow_the_worker_without_losing_messages(celery_processe
     program = make_program()
     contacts = [subscriber(program) for _ in range(20)]
     fake_twilio.fail_next(3, status=429)
-    celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    # One request at a time, so the pause shows between one request and the next.
+    celery_processes.worker("w1", fake=fake_twilio, **FAST, SMS_SEND_CONCURRENCY="1")
     celery_processes.beat(fake=fake_twilio, **FAST)
     campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
     wait_completed(campaign, celery_processes, timeout=60)
