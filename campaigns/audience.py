@@ -3,7 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts.models import Contact, Subscription, SubscriptionStatus, SuppressedNumber
 from contacts.selectors import consent_sendable_q
@@ -79,18 +79,3 @@ def exclusion_conditions(*, program, contact_ref: str = "pk", prefix: str = "") 
         "opted_out": opted_out,
         "no_consent": ~Q(Exists(subscriptions.filter(status=SubscriptionStatus.ACTIVE))) & ~opted_out,
     }
-
-
-def audience_breakdown(campaign) -> dict:
-    """{"total": n, "sendable": n, "excluded": {reason: n}} for the campaign's audience, in one query."""
-    conditions = exclusion_conditions(program=campaign.program)
-    aggregates, earlier = {"total": Count("pk")}, []
-    for reason in EXCLUSION_REASONS:
-        only_this = conditions[reason]
-        for condition in earlier:
-            only_this &= ~condition
-        aggregates[reason] = Count("pk", filter=only_this)
-        earlier.append(conditions[reason])
-    counts = audience_for_campaign(campaign).order_by().aggregate(**aggregates)
-    excluded = {reason: counts[reason] for reason in EXCLUSION_REASONS}
-    return {"total": counts["total"], "sendable": counts["total"] - sum(excluded.values()), "excluded": excluded}

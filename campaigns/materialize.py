@@ -17,7 +17,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
 
-from .audience import audience_breakdown, audience_sendable
+from .audience import audience_sendable
 from .models import Campaign, CampaignStatus
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,6 @@ def campaign_audience_build(*, campaign_id: int) -> bool:
         return True
     if campaign.status not in _ACTIVE:
         return False
-    if not campaign.excluded_counts:
-        breakdown = audience_breakdown(campaign)
-        Campaign.objects.filter(pk=campaign_id).update(excluded_counts=breakdown["excluded"])
     last_id = Contact.objects.aggregate(last=Max("pk"))["last"] or 0
     step = max(1, settings.AUDIENCE_BATCH_SIZE)
     cursor = campaign.audience_cursor
@@ -60,6 +57,19 @@ def campaign_audience_build(*, campaign_id: int) -> bool:
         audience_built_at=timezone.now(), audience_size=size
     )
     return True
+
+
+def campaign_exclusions_record(*, campaign_id: int) -> dict:
+    """Record who the campaign leaves out, by reason, as it starts (the same counts the preview showed).
+
+    Kept apart from the build: counting a million contacts by reason must not hold up the first sends.
+    """
+    from .selectors import campaign_audience_breakdown
+
+    campaign = Campaign.objects.select_related("program").get(pk=campaign_id)
+    excluded = campaign_audience_breakdown(campaign)["excluded"]
+    Campaign.objects.filter(pk=campaign_id).update(excluded_counts=excluded)
+    return excluded
 
 
 def _insert_range(campaign: Campaign, *, lower: int, upper: int) -> int:

@@ -20,7 +20,7 @@ from .dispatch import (
     campaigns_cancel_pending,
     chain_lease_name,
 )
-from .materialize import campaign_audience_build
+from .materialize import campaign_audience_build, campaign_exclusions_record
 from .models import Campaign, CampaignStatus
 from .reconcile import messages_reconcile_stale
 from .services import campaign_start_due
@@ -55,6 +55,8 @@ def campaign_build_task(campaign_id: int) -> None:
         coordination.lease_release(lease)
     if built:
         campaign_chains_ensure(campaign_id=campaign_id)
+        if not Campaign.objects.filter(pk=campaign_id).values_list("excluded_counts", flat=True).get():
+            campaign_exclusions_record(campaign_id=campaign_id)
 
 
 @shared_task(ignore_result=True)

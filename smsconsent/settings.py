@@ -225,7 +225,7 @@ TWILIO_UNDELIVERABLE_ERROR_CODES = env.list(
     "TWILIO_UNDELIVERABLE_ERROR_CODES", cast=int, default=[21211, 21614, 21635, 30006]
 )
 TWILIO_TRANSIENT_ERROR_CODES = env.list("TWILIO_TRANSIENT_ERROR_CODES", cast=int, default=[20429, 30003, 30008])
-TWILIO_HTTP_POOL_SIZE = env.int("TWILIO_HTTP_POOL_SIZE", default=16)
+TWILIO_HTTP_POOL_SIZE = env.int("TWILIO_HTTP_POOL_SIZE", default=32)
 # Transient send errors: attempts in all, and the backoff between them (doubling, capped).
 SMS_SEND_MAX_ATTEMPTS = env.int("SMS_SEND_MAX_ATTEMPTS", default=5)
 SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=5.0)
@@ -261,4 +261,4 @@ SENDING_CLOCK_OFFSET_SECONDS = env.float("SENDING_CLOCK_OFFSET_SECONDS", default
 CAMPAIGNS_TICK_SECONDS = env.float("CAMPAIGNS_TICK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": CAMPAIGNS_TICK_SECONDS}
 # Provider calls one send worker process makes at once (threads; the HTTP pool should be as large).
-SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=16)
+SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)

@@ -10,7 +10,7 @@ from django.db import connection
 
 from campaigns import services
 from campaigns.dispatch import campaign_complete_if_done, campaign_send_batch, messages_claim
-from campaigns.materialize import campaign_audience_build
+from campaigns.materialize import campaign_audience_build, campaign_exclusions_record
 from campaigns.models import Campaign, CampaignStatus, StateRule
 from campaigns.tasks import campaigns_start_due
 from campaigns.tests.factories import make_campaign, opted_out, subscriber
@@ -58,7 +58,11 @@ def test_only_consented_contacts_get_a_row_and_excluded_counts_are_recorded():
     rows = OutboundMessage.objects.filter(campaign=campaign)
     assert sorted(rows.values_list("contact_id", flat=True)) == sorted(c.pk for c in ok)
     assert set(rows.values_list("kind", "status")) == {(MessageKind.CAMPAIGN, MessageStatus.PENDING)}
-    assert campaign.excluded_counts == {"suppressed": 1, "undeliverable": 1, "opted_out": 1, "no_consent": 0}
+    campaign_exclusions_record(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.excluded_counts == {
+        "suppressed": 1, "undeliverable": 1, "opted_out": 1, "no_consent": 0, "frequency_cap": 0,
+    }  # fmt: skip
     assert campaign.audience_size == 3
 
 
