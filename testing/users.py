@@ -23,6 +23,10 @@ def staff_user_make(role: str | None = None, *, superuser: bool = False, passwor
         return User.objects.create_superuser(username, f"{username}@example.com", password)
     user = User.objects.create_user(username, f"{username}@example.com", password, is_staff=True)
     if role:
+        if not Group.objects.filter(name=role).exists():  # a flush between transactional tests removed them
+            from smsconsent.roles import roles_sync
+
+            roles_sync()
         user.groups.add(Group.objects.get(name=role))
     return user
 

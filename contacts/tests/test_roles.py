@@ -76,8 +76,14 @@ def test_sync_sets_exactly_the_declared_permissions_and_collects_other_apps(monk
 def test_post_migrate_creates_missing_permissions_then_attaches_them():
     Permission.objects.filter(codename="opt_out_contact").delete()
     assert "contacts.opt_out_contact" not in _perms(SUPPORT)
-    roles_post_migrate(sender=None)
+    roles_post_migrate(sender=None, plan=[])
     assert "contacts.opt_out_contact" in _perms(SUPPORT)
+
+
+def test_a_flush_does_not_recreate_groups_that_serialized_tests_restore():
+    Group.objects.all().delete()
+    roles_post_migrate(sender=None)  # what `flush` sends: no migration plan
+    assert not Group.objects.exists()
 
 
 # --- The role matrix over HTTP -------------------------------------------------------------------------
