@@ -7,6 +7,9 @@ import pytest
 
 from testing import network_guard
 
+# The `browser` fixture: Debian's Chromium driven from a thread of its own.
+pytest_plugins = ["testing.browser"]
+
 
 def pytest_configure(config):
     fd, path = tempfile.mkstemp(prefix="network-guard-", suffix=".log")

@@ -7,18 +7,10 @@ import pytest
 from contacts.models import ConsentEvent, ConsentKind, Contact, Subscription, SubscriptionStatus
 from contacts.tests.factories import make_program
 from messaging.texts import text_double_opt_in_request, text_opt_in_confirmation
-
-from .browser import DESKTOP, PHONE, BrowserThread, screenshot
+from testing.browser import DESKTOP, PHONE, screenshot
 
 # serialized_rollback keeps the migrations' data (keyword lists, content types) between live-server tests.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    thread = BrowserThread()
-    yield thread
-    thread.close()
 
 
 class SentTexts:

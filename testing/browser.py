@@ -11,9 +11,9 @@ thread, so the ORM and the test database behave as in any other test.
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from django.conf import settings
+import pytest
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
 ]  # fmt: skip
@@ -63,3 +63,13 @@ class BrowserThread:
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for a test module, driven from its own thread (see the module docstring)."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: `make test` installs it (scripts/ensure-chromium.sh)")
+    thread = BrowserThread()
+    yield thread
+    thread.close()
