@@ -3,9 +3,9 @@
 import re
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from contacts.models import Contact, Subscription
+from contacts.models import Contact, Subscription, SubscriptionStatus, SuppressedNumber
 from contacts.selectors import consent_sendable_q
 
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
@@ -50,3 +50,46 @@ def audience_for_campaign(campaign) -> QuerySet:
 def audience_sendable(campaign) -> QuerySet:
     """The contacts that may get this campaign right now."""
     return audience_for_campaign(campaign).filter(consent_sendable_q(program=campaign.program))
+
+
+# Why a contact in the audience is not sendable, checked in this order (the first that applies is reported).
+EXCLUSION_REASONS = ("suppressed", "undeliverable", "opted_out", "no_consent")
+EXCLUSION_LABELS = {
+    "suppressed": "number suppressed",
+    "undeliverable": "number undeliverable",
+    "opted_out": "opted out",
+    "no_consent": "no active consent",
+}
+
+
+def exclusion_conditions(*, program, contact_ref: str = "pk", prefix: str = "") -> dict[str, Q]:
+    """For each reason, a Q true when it applies, on any queryset whose rows lead to a contact.
+
+    Used for the audience breakdown (on `Contact`) and to skip messages at the
+    moment of sending (on `OutboundMessage`, contact_ref="contact_id", prefix="contact__").
+    """
+    suppressed = SuppressedNumber.objects.filter(digest=OuterRef(f"{prefix}phone_digest"))
+    opted_out = Subscription.objects.filter(
+        contact_id=OuterRef(contact_ref), program=program, status=SubscriptionStatus.OPTED_OUT
+    )
+    return {
+        "suppressed": Q(Exists(suppressed)),
+        "undeliverable": Q(**{f"{prefix}undeliverable_at__isnull": False}),
+        "opted_out": Q(Exists(opted_out)),
+        "no_consent": ~consent_sendable_q(program=program, contact_ref=contact_ref, prefix=prefix),
+    }
+
+
+def audience_breakdown(campaign) -> dict:
+    """{"total": n, "sendable": n, "excluded": {reason: n}} for the campaign's audience, in one query."""
+    conditions = exclusion_conditions(program=campaign.program)
+    aggregates, earlier = {"total": Count("pk")}, []
+    for reason in EXCLUSION_REASONS:
+        only_this = conditions[reason]
+        for condition in earlier:
+            only_this &= ~condition
+        aggregates[reason] = Count("pk", filter=only_this)
+        earlier.append(conditions[reason])
+    counts = audience_for_campaign(campaign).order_by().aggregate(**aggregates)
+    excluded = {reason: counts[reason] for reason in EXCLUSION_REASONS}
+    return {"total": counts["total"], "sendable": counts["total"] - sum(excluded.values()), "excluded": excluded}

@@ -37,6 +37,12 @@ class Campaign(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Filled when sending starts: who was left out and why ({"opted_out": 12, ...}), and how many got a row.
+    excluded_counts = models.JSONField(default=dict, blank=True, editable=False)
+    audience_size = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The audience build walks contact ids in ranges; the cursor makes a crashed build resume where it stopped.
+    audience_cursor = models.BigIntegerField(default=0, editable=False)
+    audience_built_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -48,3 +54,33 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class StateRule(models.Model):
+    """A state's sending window and frequency cap (compliance rules kept as editable data).
+
+    The federal window (settings `QUIET_HOURS_DEFAULT_START/END`) always applies;
+    a state rule narrows it for numbers whose area code belongs to the state.
+    """
+
+    region = models.CharField(max_length=2, unique=True, help_text=_("US state code, e.g. FL."))
+    start = models.TimeField(help_text=_("Earliest local time to send."))
+    end = models.TimeField(help_text=_("Local time by which sending stops."))
+    sunday_start = models.TimeField(null=True, blank=True, help_text=_("A different window on Sundays (Texas)."))
+    sunday_end = models.TimeField(null=True, blank=True)
+    no_sundays = models.BooleanField(default=False, help_text=_("Never send on Sundays."))
+    frequency_cap_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("At most this many marketing texts per contact per window; empty = none.")
+    )
+    frequency_cap_hours = models.PositiveSmallIntegerField(default=24)
+    source = models.CharField(max_length=200, blank=True, help_text=_("Statute or source this rule follows."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["region"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="state_rule_window_order"),
+        ]
+
+    def __str__(self):
+        return self.region

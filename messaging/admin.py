@@ -1,1 +1,202 @@
+"""Admin for messaging: the outbox, inbound replies, the review queue and the keyword lists.
 
+Lists stay fast at millions of rows: no full counts, related rows joined,
+searches that hit an index (numbers and SIDs, not free text).
+"""
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from contacts.phones import phone_search_variants
+
+from .models import InboundMessage, KeywordRule, OutboundMessage, ReviewDecision, ReviewItem
+from .selectors import keywords_cache_clear
+from .services import inbound_review_dismiss, inbound_review_opt_out
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: nobody adds, edits or deletes them here."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _number_search(queryset, field: str, term: str):
+    """Exact match on any E.164 form the term may mean, so the search uses the index."""
+    variants = phone_search_variants(term) if term else []
+    if variants:
+        return queryset.filter(**{f"{field}__in": variants}), True
+    return None, False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "to", "kind", "status", "campaign", "short_body", "segments", "error_code", "sid")
+    list_filter = ("status", "kind")
+    list_select_related = ("campaign",)
+    raw_id_fields = ("contact", "program", "campaign")
+    search_fields = ("=sid", "=to")
+    search_help_text = _("A phone number in any format, or a message SID.")
+    date_hierarchy = None
+    readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+
+    @admin.display(description=_("body"))
+    def short_body(self, obj):
+        return obj.body[:60] + ("…" if len(obj.body) > 60 else "")
+
+    def get_search_results(self, request, queryset, search_term):
+        found, _ = _number_search(queryset, "to", search_term.strip())
+        if found is not None:
+            return found, False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "from_number", "body", "classification", "keyword", "effect", "review_decision")
+    list_filter = ("classification", "review_decision")
+    list_select_related = ("contact",)
+    raw_id_fields = ("contact", "reviewed_by")
+    search_fields = ("=sid", "=from_number")
+    search_help_text = _("A phone number in any format, or a message SID.")
+    readonly_fields = [f.name for f in InboundMessage._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        found, _ = _number_search(queryset, "from_number", search_term.strip())
+        if found is not None:
+            return found, False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ReviewItem)
+class ReviewQueueAdmin(ReadOnlyAdmin):
+    """Replies that might be opt-outs. One click decides; the decision is recorded with who and when."""
+
+    list_display = ("received_at", "from_number", "body", "matched", "last_text_we_sent", "decide")
+    list_display_links = None
+    list_select_related = ("contact",)
+    ordering = ("received_at",)  # oldest first: the law's clock is running on them
+    search_fields = ("=from_number",)
+    actions = ("opt_out_selected", "dismiss_selected")
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_review_permission(request)
+
+    def has_module_permission(self, request):
+        return self.has_review_permission(request)
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("messaging.review_inboundmessage")
+
+    def get_queryset(self, request):
+        last_sent = OutboundMessage.objects.filter(to=OuterRef("from_number")).order_by("-id").values("body")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .filter(review_decision=ReviewDecision.PENDING)
+            .annotate(last_sent_body=Subquery(last_sent))
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        found, _ = _number_search(queryset, "from_number", search_term.strip())
+        if found is not None:
+            return found, False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("why it is here"))
+    def matched(self, obj):
+        return obj.keyword or "—"
+
+    @admin.display(description=_("last text we sent them"))
+    def last_text_we_sent(self, obj):
+        return (obj.last_sent_body or "—")[:80]
+
+    @admin.display(description=_("decision"))
+    def decide(self, obj):
+        # The buttons submit the change list's own form, so its CSRF token comes along.
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" aria-label="{} {}">{}</button> '
+            '<button type="submit" class="button" formaction="{}" aria-label="{} {}">{}</button>',
+            reverse("admin:messaging_reviewitem_opt_out", args=[obj.pk]), _("Opt out"), obj.from_number, _("Opt out"),
+            reverse("admin:messaging_reviewitem_dismiss", args=[obj.pk]), _("Dismiss"), obj.from_number, _("Dismiss"),
+        )  # fmt: skip
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/opt-out/", view(self.opt_out_view), name="messaging_reviewitem_opt_out"),
+            path("<int:pk>/dismiss/", view(self.dismiss_view), name="messaging_reviewitem_dismiss"),
+            *super().get_urls(),
+        ]
+
+    def _decide_one(self, request, pk, service, done: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_review_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        item = get_object_or_404(InboundMessage, pk=pk)
+        if service(message_id=item.pk, actor=request.user):
+            self.message_user(request, done % {"number": item.from_number}, messages.SUCCESS)
+        else:
+            self.message_user(request, _("Someone already decided that reply."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:messaging_reviewitem_changelist"))
+
+    def opt_out_view(self, request, pk):
+        return self._decide_one(request, pk, inbound_review_opt_out, _("%(number)s is opted out of every program."))
+
+    def dismiss_view(self, request, pk):
+        return self._decide_one(request, pk, inbound_review_dismiss, _("Reply from %(number)s dismissed."))
+
+    @admin.action(description=_("Opt out the selected numbers"), permissions=["review"])
+    def opt_out_selected(self, request, queryset):
+        ids = queryset.values_list("pk", flat=True)
+        done = sum(inbound_review_opt_out(message_id=pk, actor=request.user) for pk in ids)
+        self.message_user(request, _("%(count)d number(s) opted out.") % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Dismiss the selected replies (not opt-outs)"), permissions=["review"])
+    def dismiss_selected(self, request, queryset):
+        ids = queryset.values_list("pk", flat=True)
+        done = sum(inbound_review_dismiss(message_id=pk, actor=request.user) for pk in ids)
+        self.message_user(request, _("%(count)d reply(ies) dismissed.") % {"count": done}, messages.SUCCESS)
+
+
+@admin.register(KeywordRule)
+class KeywordRuleAdmin(admin.ModelAdmin):
+    list_display = ("text", "meaning", "match", "is_active", "note", "updated_at")
+    list_filter = ("meaning", "match", "is_active")
+    search_fields = ("text",)
+    list_editable = ("is_active",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        keywords_cache_clear()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        keywords_cache_clear()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        keywords_cache_clear()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": _("STOP, QUIT, END, REVOKE, OPT OUT, CANCEL and UNSUBSCRIBE always opt out, whatever is here."),
+        }
+        return super().changelist_view(request, extra_context)

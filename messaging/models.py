@@ -5,6 +5,7 @@ callback finds its message by SID in one indexed lookup, the outbox shows
 everything, and frequency caps count every marketing text a person got.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -86,3 +87,105 @@ class OutboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.to} ({self.status})"
+
+
+class InboundClassification(models.TextChoices):
+    OPT_OUT = "opt_out", _("Opt-out")  # a keyword or plain-language request: consent revoked
+    OPT_IN = "opt_in", _("Opt-in again / confirm")  # START, UNSTOP, YES: restored or confirmed
+    PROGRAM_KEYWORD = "program", _("Program keyword")  # a keyword opt-in to one program
+    HELP = "help", _("Help")  # HELP, INFO: answered with the program's help text
+    REVIEW = "review", _("Needs review")  # might be an opt-out; a support agent decides
+    OTHER = "other", _("Other")  # nothing to act on
+
+
+class ReviewDecision(models.TextChoices):
+    PENDING = "pending", _("Waiting for a decision")  # in the review queue
+    OPTED_OUT = "opted_out", _("Opted out by staff")  # an agent read it as an opt-out
+    DISMISSED = "dismissed", _("Dismissed")  # an agent read it as not an opt-out
+
+
+class InboundMessage(models.Model):
+    """One text a person sent us, stored once per provider `sid` (the provider retries webhooks)."""
+
+    sid = models.CharField(max_length=40, unique=True)
+    from_number = models.CharField(max_length=20, help_text=_("As the provider sent it; E.164 for phone numbers."))
+    to_number = models.CharField(max_length=20, blank=True)
+    body = models.TextField(blank=True)
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="inbound_messages"
+    )
+    classification = models.CharField(max_length=10, choices=InboundClassification.choices)
+    keyword = models.CharField(max_length=60, blank=True, help_text=_("The keyword or phrase that decided."))
+    opt_out_type = models.CharField(max_length=10, blank=True, help_text=_("Twilio's OptOutType, when sent."))
+    effect = models.CharField(max_length=200, blank=True, help_text=_("What the product did about it."))
+    reply = models.TextField(blank=True, help_text=_("What we answered (TwiML)."))
+    params = models.JSONField(default=dict, help_text=_("Every field the provider posted."))
+    received_at = models.DateTimeField(db_index=True)
+    review_decision = models.CharField(max_length=10, choices=ReviewDecision.choices, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        permissions = [("review_inboundmessage", "Can decide replies in the review queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(classification__in=InboundClassification.values), name="inbound_classification_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_number", "received_at"], name="inbound_from"),
+            models.Index(fields=["classification", "received_at"], name="inbound_classification"),
+            models.Index(fields=["contact", "received_at"], name="inbound_contact"),
+            models.Index(
+                fields=["received_at"], condition=Q(review_decision="pending"), name="inbound_review_queue"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_number}: {self.body[:40]}"
+
+
+class ReviewItem(InboundMessage):
+    """The review queue: replies waiting for a support agent's decision (an admin view of InboundMessage)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("reply to review")
+        verbose_name_plural = _("review queue")
+
+
+class KeywordMeaning(models.TextChoices):
+    OPT_OUT = "opt_out", _("Opt out")
+    OPT_IN = "opt_in", _("Opt in again / confirm")
+    HELP = "help", _("Help")
+    REVIEW = "review", _("Might be an opt-out: send to review")
+
+
+class KeywordMatch(models.TextChoices):
+    # Opt-out words also match at the start of a message ("Stop please").
+    WORD = "word", _("The whole message")
+    PHRASE = "phrase", _("Anywhere in the message")
+
+
+class KeywordRule(models.Model):
+    """An editable inbound keyword or phrase. The FCC's seven opt-out words always apply, whatever is here."""
+
+    text = models.CharField(
+        max_length=60, help_text=_("Case, accents, punctuation and extra spaces are ignored when matching.")
+    )
+    meaning = models.CharField(max_length=10, choices=KeywordMeaning.choices)
+    match = models.CharField(max_length=10, choices=KeywordMatch.choices, default=KeywordMatch.WORD)
+    is_active = models.BooleanField(default=True)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["meaning", "match", "text"]
+        constraints = [models.UniqueConstraint(fields=["text", "match"], name="keyword_rule_unique")]
+
+    def __str__(self):
+        return f"{self.text} ({self.get_meaning_display()})"

@@ -1,29 +1,54 @@
-"""Writes for outbound messages: queue one, and send one that a worker has claimed.
+"""Writes for outbound messages: queue one, send one a worker has claimed, apply status callbacks.
 
-Every text leaves through `message_send_claimed`, so the provider's answer is
-recorded, and its errors acted on, in one place for campaigns and
-confirmations alike.
+Every text leaves through `message_send_claimed`, so consent is re-checked at
+the moment of sending, the provider's answer is recorded, and its errors are
+acted on in one place for campaigns and confirmations alike.
 """
 
 import logging
+import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from contacts.models import ConsentMethod
-from contacts.services import consent_opt_out, contact_mark_undeliverable
+from contacts.models import ConsentMethod, Contact, Subscription, SubscriptionStatus, SuppressedNumber
+from contacts.phones import phone_digest
+from contacts.selectors import consent_may_send
+from contacts.services import consent_opt_out, contact_get_or_create, contact_mark_undeliverable
 
-from .backends import OutgoingSMS, SendError, get_backend
+from .backends import OutgoingSMS, SendError, SendResult, get_backend
 from .backends.base import ErrorClass
-from .models import SENDABLE_STATUSES, MessageKind, MessageStatus, OutboundMessage
+from .backends.twilio import twilio_error_class
+from .models import SENDABLE_STATUSES, InboundMessage, MessageKind, MessageStatus, OutboundMessage, ReviewDecision
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+# Kept for callers that read it; the bound itself is the SMS_SEND_MAX_ATTEMPTS setting.
+MAX_ATTEMPTS = settings.SMS_SEND_MAX_ATTEMPTS
+
+# How far along the provider's lifecycle a status is. A callback may only move a message to a
+# higher rank; callbacks arrive out of order and more than once.
+STATUS_RANK = {
+    MessageStatus.QUEUED: 1,
+    MessageStatus.ACCEPTED: 1,
+    MessageStatus.SCHEDULED: 1,
+    MessageStatus.SENDING: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.UNDELIVERED: 4,
+    MessageStatus.FAILED: 4,
+    MessageStatus.PARTIALLY_DELIVERED: 4,
+    MessageStatus.CANCELED: 4,
+    MessageStatus.READ: 5,
+}
+# Final: nothing the provider says later changes them (delivered may still become read).
+TERMINAL_STATUSES = (MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageStatus.CANCELED, MessageStatus.READ)
+# Clock difference we tolerate between us and the provider when asking what it already has.
+_RECONCILE_SKEW = timedelta(minutes=2)
 
 
 def status_callback_url() -> str:
@@ -48,59 +73,236 @@ def message_claim(*, message_id: int) -> OutboundMessage | None:
     return OutboundMessage.objects.get(pk=message_id) if claimed else None
 
 
+def message_release_stale(*, older_than: timedelta) -> int:
+    """Put back messages whose worker died mid-send (CLAIMED for too long), to be claimed again.
+
+    Their next attempt asks the provider first (`find_sent`), so a message the
+    provider did accept is recorded, not sent a second time.
+    """
+    cutoff = timezone.now() - older_than
+    return OutboundMessage.objects.filter(status=MessageStatus.CLAIMED, claimed_at__lt=cutoff).update(
+        status=MessageStatus.RETRY, send_after=timezone.now(), error_code="", reason="worker lost during send"
+    )
+
+
 @dataclass(frozen=True)
 class SendOutcome:
     message: OutboundMessage
     sent: bool
-    retry_at: object = None  # a datetime when a transient error asks for another try
+    retry_at: datetime | None = None  # when a transient error asks for another try
 
 
 def message_send_claimed(message: OutboundMessage) -> SendOutcome:
     """Hand a CLAIMED message to the provider and record what happened.
 
-    The SID is stored the moment the create call returns. Errors are acted on
-    by class: 21610 records a carrier opt-out, undeliverable numbers are marked,
-    transient errors schedule a retry with backoff (bounded), others fail.
+    Consent is re-checked while the contact's row is locked and stays locked
+    until the provider has answered; an opt-out takes the same lock, so it
+    either lands before this check or after this send is recorded. A retry of
+    a send whose answer was lost asks the provider first, so it never sends
+    twice. Errors are acted on by class: 21610 records a carrier opt-out,
+    undeliverable numbers are marked, transient errors schedule a retry with
+    bounded backoff, others fail the message.
     """
-    sms = OutgoingSMS(to=message.to, body=message.body, status_callback=status_callback_url())
+    backend = get_backend()
     try:
-        result = get_backend().send(sms)
+        with transaction.atomic():
+            if message.contact_id:
+                Contact.objects.select_for_update(no_key=True).filter(pk=message.contact_id).exists()
+            refusal = _send_refusal(message)
+            if refusal:
+                return _record_skip(message, refusal)
+            result = _already_accepted(backend, message) if _answer_may_be_lost(message) else None
+            if result is None:
+                sms = OutgoingSMS(to=message.to, body=message.body, status_callback=status_callback_url())
+                result = backend.send(sms)
+            _record_sent(message, result)
     except SendError as error:
         return _record_failure(message, error)
+    message.refresh_from_db()
+    return SendOutcome(message=message, sent=True)
+
+
+def _send_refusal(message: OutboundMessage) -> str:
+    """Why this message must not go out now ("" when it may)."""
+    if message.kind == MessageKind.CAMPAIGN:
+        if not (message.contact_id and message.program_id):
+            return "campaign message without a contact and program"
+        if not consent_may_send(contact=message.contact, program=message.program):
+            return "no consent at the moment of sending"
+        return ""
+    if SuppressedNumber.objects.filter(digest=phone_digest(message.to)).exists():
+        return "number suppressed"
+    if message.kind == MessageKind.CONFIRMATION and message.contact_id and message.program_id:
+        # Confirmations and "reply YES" requests follow a sign-up; an opt-out since then cancels them.
+        live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
+        if not Subscription.objects.filter(
+            contact_id=message.contact_id, program_id=message.program_id, status__in=live
+        ).exists():
+            return "opted out before the confirmation went out"
+    return ""
+
+
+def _answer_may_be_lost(message: OutboundMessage) -> bool:
+    # A numeric code is a provider's clean refusal: that attempt certainly sent nothing.
+    return message.attempts > 1 and not message.error_code.isdigit()
+
+
+def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
+    """The provider's record of this very message, when an earlier attempt reached it."""
+    known = set(OutboundMessage.objects.filter(to=message.to, sid__isnull=False).values_list("sid", flat=True))
+    for found in backend.find_sent(message.to, since=message.created_at - _RECONCILE_SKEW):
+        if found.body == message.body and found.sid not in known:
+            log.info("message %s was already accepted as %s; not sending again", message.pk, found.sid)
+            return found
+    return None
+
+
+def _record_sent(message: OutboundMessage, result: SendResult) -> None:
     now = timezone.now()
-    OutboundMessage.objects.filter(pk=message.pk, status=MessageStatus.CLAIMED).update(
-        status=result.status if result.status in MessageStatus.values else MessageStatus.QUEUED,
+    status = result.status if result.status in STATUS_RANK else MessageStatus.QUEUED
+    # The SID is stored whatever happened meanwhile (e.g. a cancel): the text did go out.
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=Case(When(status=MessageStatus.CLAIMED, then=Value(status)), default=F("status")),
         sid=result.sid,
         segments=result.segments,
         sent_at=now,
         status_updated_at=now,
+        error_code="",
+        reason="",
+    )
+
+
+def _record_skip(message: OutboundMessage, reason: str) -> SendOutcome:
+    OutboundMessage.objects.filter(pk=message.pk, status=MessageStatus.CLAIMED).update(
+        status=MessageStatus.SKIPPED, reason=reason, status_updated_at=timezone.now()
     )
     message.refresh_from_db()
-    return SendOutcome(message=message, sent=True)
+    return SendOutcome(message=message, sent=False)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Doubling backoff, capped, with jitter so a burst of 429s doesn't come back as one burst."""
+    ceiling = min(settings.SMS_RETRY_MAX_SECONDS, settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
 
 
 def _record_failure(message: OutboundMessage, error: SendError) -> SendOutcome:
     now = timezone.now()
     fields = {"error_code": error.code[:10], "reason": str(error)[:200], "status_updated_at": now}
     retry_at = None
-    if error.transient and message.attempts < MAX_ATTEMPTS:
-        retry_at = now + timedelta(seconds=min(300, 2**message.attempts * 5))
+    if error.transient and message.attempts < settings.SMS_SEND_MAX_ATTEMPTS:
+        retry_at = now + retry_delay(message.attempts)
         fields.update(status=MessageStatus.RETRY, send_after=retry_at)
     else:
         fields.update(status=MessageStatus.FAILED)
     with transaction.atomic():
-        OutboundMessage.objects.filter(pk=message.pk).update(**fields)
-        if message.contact_id and error.error_class is ErrorClass.OPTED_OUT:
-            consent_opt_out(
-                contact=message.contact,
-                method=ConsentMethod.CARRIER,
-                evidence={"error_code": error.code, "message_id": message.pk, "reason": "carrier reports opt-out"},
-            )
-        elif message.contact_id and error.error_class is ErrorClass.UNDELIVERABLE:
-            contact_mark_undeliverable(contact=message.contact, reason=f"{error.code}: {error}")
+        OutboundMessage.objects.filter(pk=message.pk, status=MessageStatus.CLAIMED).update(**fields)
+        _act_on_error_class(
+            message, error.error_class, error.code, str(error), evidence={"message_id": message.pk, "source": "send"}
+        )
     log.info("send of message %s failed (%s %s): %s", message.pk, error.error_class, error.code, error)
     message.refresh_from_db()
     return SendOutcome(message=message, sent=False, retry_at=retry_at)
 
 
-__all__ = ["MessageKind", "message_claim", "message_queue", "message_send_claimed"]
+def _act_on_error_class(message: OutboundMessage, error_class: ErrorClass, code: str, text: str, evidence: dict):
+    """A carrier opt-out revokes consent for every program; an undeliverable number is marked."""
+    if error_class not in (ErrorClass.OPTED_OUT, ErrorClass.UNDELIVERABLE):
+        return
+    contact = message.contact
+    if contact is None:
+        contact, _ = contact_get_or_create(phone=message.to)
+    if error_class is ErrorClass.OPTED_OUT:
+        Contact.objects.select_for_update().filter(pk=contact.pk).exists()
+        consent_opt_out(
+            contact=contact,
+            method=ConsentMethod.CARRIER,
+            evidence={**evidence, "error_code": code, "message_sid": message.sid, "reason": "carrier reports opt-out"},
+        )
+    else:
+        contact_mark_undeliverable(contact=contact, reason=f"{code}: {text}")
+
+
+def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool:
+    """Apply one provider status callback. False when it is unknown, stale or a repeat.
+
+    One conditional UPDATE decides, so two callbacks racing can't move a
+    message backwards: only a higher rank, and never out of a final state.
+    """
+    status = (status or "").strip().lower()
+    rank = STATUS_RANK.get(status)
+    if rank is None or not sid:
+        return False
+    behind = [s for s, r in STATUS_RANK.items() if r < rank]
+    with transaction.atomic():
+        changed = (
+            OutboundMessage.objects.filter(sid=sid, status__in=[*behind, MessageStatus.CLAIMED])
+            .exclude(status__in=TERMINAL_STATUSES)
+            .update(status=status, status_updated_at=timezone.now(), error_code=error_code[:10] or F("error_code"))
+        )
+        if changed and error_code:
+            message = OutboundMessage.objects.select_related("contact").get(sid=sid)
+            _act_on_error_class(
+                message,
+                twilio_error_class(error_code),
+                error_code,
+                f"status {status}",
+                evidence={"message_id": message.pk, "source": "status callback", "status": status},
+            )
+    return bool(changed)
+
+
+def inbound_review_opt_out(*, message_id: int, actor, note: str = "") -> bool:
+    """A support agent reads a queued reply as an opt-out. False when it was already decided."""
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().get(pk=message_id)
+        if message.review_decision != ReviewDecision.PENDING:
+            return False
+        contact = message.contact
+        if contact is None:
+            contact, _ = contact_get_or_create(phone=message.from_number)
+        Contact.objects.select_for_update().filter(pk=contact.pk).exists()
+        consent_opt_out(
+            contact=contact,
+            method=ConsentMethod.ADMIN,
+            actor=actor,
+            evidence={
+                "reason": note.strip() or "A support agent read this reply as an opt-out.",
+                "message_sid": message.sid,
+                "body": message.body,
+            },
+        )
+        _record_decision(message, ReviewDecision.OPTED_OUT, actor, note, contact=contact, effect="opted out by staff")
+    return True
+
+
+def inbound_review_dismiss(*, message_id: int, actor, note: str = "") -> bool:
+    """A support agent reads a queued reply as not an opt-out. False when it was already decided."""
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().get(pk=message_id)
+        if message.review_decision != ReviewDecision.PENDING:
+            return False
+        _record_decision(message, ReviewDecision.DISMISSED, actor, note, contact=message.contact, effect="dismissed")
+    return True
+
+
+def _record_decision(message, decision, actor, note, *, contact, effect) -> None:
+    message.review_decision = decision
+    message.reviewed_by = actor
+    message.reviewed_at = timezone.now()
+    message.review_note = note.strip()[:200]
+    message.contact = contact
+    message.effect = effect
+    message.save(update_fields=["review_decision", "reviewed_by", "reviewed_at", "review_note", "contact", "effect"])
+
+
+__all__ = [
+    "MessageKind",
+    "inbound_review_dismiss",
+    "inbound_review_opt_out",
+    "message_claim",
+    "message_queue",
+    "message_release_stale",
+    "message_send_claimed",
+    "message_status_apply",
+]

@@ -5,7 +5,9 @@ from celery import shared_task
 from .services import message_claim, message_send_claimed
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=5)
+# The row counts attempts and bounds them (SMS_SEND_MAX_ATTEMPTS); Celery's own bound would only
+# strand a message in RETRY, so it is off.
+@shared_task(bind=True, ignore_result=True, max_retries=None)
 def message_deliver_task(self, message_id: int) -> None:
     # Claiming first makes a duplicate delivery of this task a no-op.
     message = message_claim(message_id=message_id)

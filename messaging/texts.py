@@ -50,3 +50,27 @@ def text_opt_out_confirmation(brand: str) -> str:
     return _("%(brand)s: You're unsubscribed and will receive no more messages. Reply START to resubscribe.") % {
         "brand": brand
     }
+
+
+def text_help_generic(brand: str, contact: str) -> str:
+    """HELP from a number with no program: who we are, where to get help, how to stop."""
+    parts = [f"{brand}:" if brand else "", _("Help at %(contact)s.") % {"contact": contact} if contact else ""]
+    parts.append(_("%(rates)s Reply STOP to cancel.") % {"rates": _(RATES)})
+    return " ".join(p for p in parts if p)
+
+
+def text_opt_out_confirmation_generic(brand: str) -> str:
+    """The opt-out reply when no program's brand is known."""
+    if brand:
+        return text_opt_out_confirmation(brand)
+    return _("You're unsubscribed and will receive no more messages. Reply START to resubscribe.")
+
+
+def text_keyword_needs_web_sign_up(program, url: str) -> str:
+    """A keyword for an age-gated program: consent needs the date-of-birth check on the web page first."""
+    return _("%(brand)s: To join %(name)s, confirm your age at %(url)s %(rates)s Reply HELP for help.") % {
+        "brand": program.brand,
+        "name": program.name,
+        "url": url,
+        "rates": _(RATES),
+    }

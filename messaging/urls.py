@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "messaging"
-urlpatterns: list = []  # /sms/inbound/ and /sms/status/ (gateway)
+urlpatterns = [
+    path("inbound/", views.inbound_webhook, name="inbound"),
+    path("status/", views.status_callback, name="status"),
+]

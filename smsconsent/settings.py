@@ -215,3 +215,46 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Two-way SMS: provider errors, retries, replies (messaging) ----------------------
+# Twilio error codes by what they mean for us (compliance.md §5); anything else is permanent.
+TWILIO_OPT_OUT_ERROR_CODES = env.list("TWILIO_OPT_OUT_ERROR_CODES", cast=int, default=[21610])
+TWILIO_UNDELIVERABLE_ERROR_CODES = env.list(
+    "TWILIO_UNDELIVERABLE_ERROR_CODES", cast=int, default=[21211, 21614, 21635, 30006]
+)
+TWILIO_TRANSIENT_ERROR_CODES = env.list("TWILIO_TRANSIENT_ERROR_CODES", cast=int, default=[20429, 30003, 30008])
+TWILIO_HTTP_POOL_SIZE = env.int("TWILIO_HTTP_POOL_SIZE", default=16)
+# Transient send errors: attempts in all, and the backoff between them (doubling, capped).
+SMS_SEND_MAX_ATTEMPTS = env.int("SMS_SEND_MAX_ATTEMPTS", default=5)
+SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=5.0)
+SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=300.0)
+# Replies to texts from numbers with no program: who we are and where to get help.
+SMS_DEFAULT_BRAND = env.str("SMS_DEFAULT_BRAND", default="")
+SMS_DEFAULT_HELP_CONTACT = env.str("SMS_DEFAULT_HELP_CONTACT", default="")
+SMS_KEYWORD_CACHE_SECONDS = env.int("SMS_KEYWORD_CACHE_SECONDS", default=60)
+# With TWILIO_ADVANCED_OPT_OUT on, Twilio itself answers a message that is exactly one of these.
+TWILIO_ADVANCED_OPT_OUT_KEYWORDS = env.list(
+    "TWILIO_ADVANCED_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
+             "START", "YES", "UNSTOP", "HELP", "INFO"],
+)  # fmt: skip
+
+# --- Campaign sending engine (campaigns app) ---------------------------------------
+# When a number's time zones are unknown, quiet hours must hold in all of these.
+QUIET_HOURS_FALLBACK_TIME_ZONES = env.list(
+    "QUIET_HOURS_FALLBACK_TIME_ZONES",
+    default=["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"],
+)
+# Parallel send chains per campaign (each a Celery task re-enqueuing itself); more workers share them.
+CAMPAIGN_SEND_CHAINS = env.int("CAMPAIGN_SEND_CHAINS", default=4)
+# A chain or build whose worker died is restarted by the tick once its lease expires.
+CAMPAIGN_CHAIN_LEASE_SECONDS = env.int("CAMPAIGN_CHAIN_LEASE_SECONDS", default=60)
+CAMPAIGN_BUILD_LEASE_SECONDS = env.int("CAMPAIGN_BUILD_LEASE_SECONDS", default=300)
+# A message CLAIMED this long without a SID is settled by asking the provider what it sent.
+SEND_CLAIM_TIMEOUT_SECONDS = env.int("SEND_CLAIM_TIMEOUT_SECONDS", default=120)
+# After a transient provider error (429, 5xx), every worker holds off this sender for this long.
+SEND_THROTTLE_PAUSE_SECONDS = env.float("SEND_THROTTLE_PAUSE_SECONDS", default=2.0)
+# Shifts the clock that quiet hours, caps and due times use; for drills and tests only, 0 in production.
+SENDING_CLOCK_OFFSET_SECONDS = env.float("SENDING_CLOCK_OFFSET_SECONDS", default=0.0)
+CAMPAIGNS_TICK_SECONDS = env.float("CAMPAIGNS_TICK_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": CAMPAIGNS_TICK_SECONDS}

@@ -1,6 +1,7 @@
 """The interface every SMS backend implements, and the one error type they raise."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -14,8 +15,12 @@ class OutgoingSMS:
 @dataclass(frozen=True)
 class SendResult:
     sid: str  # the provider's message id ("SM…")
-    status: str  # the provider's first status, e.g. "queued" or "accepted"
+    status: str  # the provider's status, e.g. "queued" or "accepted"
     segments: int | None = None
+    # Filled by `find_sent`, which reports messages the provider already holds.
+    to: str | None = None
+    body: str | None = None
+    created_at: datetime | None = None
 
 
 class ErrorClass(StrEnum):
@@ -26,13 +31,27 @@ class ErrorClass(StrEnum):
 
 
 class SendError(Exception):
-    """A send the provider refused or that never reached it. Classified once, by the backend."""
+    """A send the provider refused or that never reached it. Classified once, by the backend.
 
-    def __init__(self, message: str, *, error_class: ErrorClass, code: str = "", http_status: int | None = None):
+    `maybe_accepted` is true when the request may have reached the provider but
+    its answer was lost (read timeout, connection dropped mid-answer): before
+    trying again, ask the provider (`find_sent`) so a retry never sends twice.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_class: ErrorClass,
+        code: str = "",
+        http_status: int | None = None,
+        maybe_accepted: bool = False,
+    ):
         super().__init__(message)
         self.error_class = error_class
         self.code = code
         self.http_status = http_status
+        self.maybe_accepted = maybe_accepted
 
     @property
     def transient(self) -> bool:
@@ -42,4 +61,13 @@ class SendError(Exception):
 class BaseBackend:
     def send(self, sms: OutgoingSMS) -> SendResult:
         """Hand one message to the provider. Raise SendError for any failure."""
+        raise NotImplementedError
+
+    def find_sent(self, to: str, since: datetime) -> list[SendResult]:
+        """Messages the provider accepted for `to` (E.164) created at or after `since`, newest first.
+
+        Used to reconcile a send whose answer was lost (a worker died between the
+        provider's acceptance and storing the SID). Raise SendError when the
+        provider can't be asked: the caller must then not send again yet.
+        """
         raise NotImplementedError

@@ -18,3 +18,7 @@ class ConsoleBackend(BaseBackend):
         self.stream.write(f"--- SMS #{next(_counter)} to {sms.to} ({sid})\n{sms.body}\n---\n")
         self.stream.flush()
         return SendResult(sid=sid, status="sent")
+
+    def find_sent(self, to, since):
+        # Printing can't fail halfway, so there is never a lost answer to look for.
+        return []

@@ -1,0 +1,351 @@
+"""Sending a campaign: claim a batch, re-check consent, apply quiet hours and caps, send each message once.
+
+Any number of send chains (Celery tasks that re-enqueue themselves) on any
+number of machines share a campaign: each batch is claimed with
+`SELECT … FOR UPDATE SKIP LOCKED`, so no two chains hold the same message.
+
+The strict guarantee, per message, in one short transaction: lock the message
+(still ours?), lock the contact's active subscription `FOR SHARE`, re-check
+suppression and undeliverability, then hand it to the provider through
+`message_send_claimed`, which stores the SID. An opt-out UPDATEs that
+subscription row, so it waits for a send in flight, and every send that starts
+after the opt-out commits sees it: nothing reaches the provider after an
+opt-out is recorded.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from contacts.models import Contact, SubscriptionStatus
+from messaging.models import SENDABLE_STATUSES, MessageStatus, OutboundMessage
+from messaging.services import message_send_claimed
+
+from . import coordination, frequency, quiet_hours, throttle
+from .audience import EXCLUSION_LABELS, EXCLUSION_REASONS, exclusion_conditions
+from .clock import sending_now
+from .models import Campaign, CampaignStatus
+from .rendering import body_compile, message_compose
+
+log = logging.getLogger(__name__)
+
+# How often a chain looks at the campaign's status while sending a batch: pause and cancel act within this.
+STATUS_CHECK_SECONDS = 1.0
+# Statuses meaning "not finished": the campaign completes when none are left.
+UNFINISHED_STATUSES = (*SENDABLE_STATUSES, MessageStatus.CLAIMED)
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    stopped: bool = False  # the campaign was paused or cancelled mid-batch
+
+
+def due_messages(campaign_id: int, now):
+    return OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=SENDABLE_STATUSES).filter(
+        Q(send_after__isnull=True) | Q(send_after__lte=now)
+    )
+
+
+def campaign_has_due_work(campaign_id: int) -> bool:
+    return due_messages(campaign_id, sending_now()).exists()
+
+
+def _claim_size() -> int:
+    # Never claim more than ~10 s of sending: claimed messages wait on the rate limiter,
+    # and a stale-claim reconcile must never overtake a live worker's queue.
+    size = settings.SEND_BATCH_SIZE
+    if settings.SEND_RATE_PER_SECOND > 0:
+        size = min(size, max(1, int(settings.SEND_RATE_PER_SECOND * 10)))
+    return max(1, size)
+
+
+def messages_claim(*, campaign: Campaign, size: int) -> list[int]:
+    """Claim up to `size` due messages of the campaign, and skip (with a reason) those that lost consent."""
+    with transaction.atomic():
+        # No ORDER BY: the index on (campaign, status, send_after) hands out any due rows and
+        # stops at the LIMIT, instead of sorting a million pending rows each batch.
+        ids = list(
+            due_messages(campaign.pk, sending_now())
+            .order_by()
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:size]
+        )
+        if not ids:
+            return []
+        OutboundMessage.objects.filter(pk__in=ids).update(
+            status=MessageStatus.CLAIMED, claimed_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        messages_skip_unsendable(campaign=campaign, ids=ids)
+    return ids
+
+
+def messages_skip_unsendable(*, campaign: Campaign, ids: list[int]) -> int:
+    """Mark SKIPPED, with the reason, the claimed messages whose contact may not get the campaign now."""
+    conditions = exclusion_conditions(program=campaign.program, contact_ref="contact_id", prefix="contact__")
+    skipped = 0
+    for reason in EXCLUSION_REASONS:
+        skipped += (
+            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+            .filter(conditions[reason])
+            .update(status=MessageStatus.SKIPPED, reason=EXCLUSION_LABELS[reason], status_updated_at=timezone.now())
+        )
+    return skipped
+
+
+def _claimed_rows(ids: list[int]) -> list[dict]:
+    return list(
+        OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED).values(
+            "pk",
+            "attempts",
+            "contact_id",
+            "contact__time_zones",
+            "contact__region",
+            "contact__first_name",
+            "contact__last_name",
+            "contact__email",
+            "contact__attributes",
+        )
+    )
+
+
+def _defer_quiet_groups(campaign: Campaign, rows: list[dict], now, rules) -> set[int]:
+    """Defer every due message of the campaign in a (time zones, state) group that is outside its window.
+
+    Decided once per group present in the batch, and applied to the whole
+    campaign with one UPDATE per group, so later batches don't claim them again.
+    """
+    deferred = set()
+    groups = {(r["contact__time_zones"], r["contact__region"]) for r in rows}
+    for zones, region in groups:
+        opens = quiet_hours.next_allowed(time_zones=zones, region=region, at=now, rules=rules)
+        if opens == now:
+            continue
+        reason = "quiet hours" if opens else "quiet hours: no common sending window this week"
+        opens = opens or now + timedelta(days=1)
+        in_group = Contact.objects.filter(time_zones=zones, region=region).values("pk")
+        batch_ids = [r["pk"] for r in rows if (r["contact__time_zones"], r["contact__region"]) == (zones, region)]
+        fields = {"status": MessageStatus.DEFERRED, "send_after": opens, "reason": reason}
+        OutboundMessage.objects.filter(pk__in=batch_ids, status=MessageStatus.CLAIMED).update(
+            attempts=F("attempts") - 1, **fields
+        )
+        due_messages(campaign.pk, now).filter(contact_id__in=in_group).update(**fields)
+        deferred.update(batch_ids)
+    return deferred
+
+
+def _apply_caps(rows: list[dict], now, caps) -> set[int]:
+    """Defer or skip (per `FREQUENCY_CAP_ACTION`) the batch's messages that would put a contact over a cap."""
+    over = frequency.contacts_over_cap(
+        regions={r["contact_id"]: r["contact__region"] for r in rows}, now=now, state=caps
+    )
+    held = set()
+    for row in rows:
+        if row["contact_id"] in over:
+            _hold_for_cap(row["pk"], over[row["contact_id"]])
+            held.add(row["pk"])
+    return held
+
+
+def _hold_for_cap(message_id: int, over) -> None:
+    if settings.FREQUENCY_CAP_ACTION == "skip":
+        fields = {"status": MessageStatus.SKIPPED, "reason": over.reason[:200]}
+    else:
+        fields = {"status": MessageStatus.DEFERRED, "send_after": over.until, "reason": over.reason[:200]}
+        fields["attempts"] = F("attempts") - 1
+    OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.CLAIMED).update(**fields)
+
+
+def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
+    """Render each claimed message's text and store it before sending (a reconcile can then compare bodies)."""
+    template = body_compile(campaign.body)
+    ready, bodies = [], []
+    for row in rows:
+        fields = {
+            "first_name": row["contact__first_name"],
+            "last_name": row["contact__last_name"],
+            "email": row["contact__email"],
+            "attributes": row["contact__attributes"] if isinstance(row["contact__attributes"], dict) else {},
+        }
+        try:
+            body = message_compose(
+                body=campaign.body, program=campaign.program, contact_fields=fields, template=template
+            )
+        except ValidationError as error:
+            OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
+                status=MessageStatus.FAILED, reason=str(error.messages[0])[:200], status_updated_at=timezone.now()
+            )
+            continue
+        bodies.append(OutboundMessage(pk=row["pk"], body=body))
+        ready.append(row)
+    OutboundMessage.objects.bulk_update(bodies, ["body"])
+    return ready
+
+
+def _lock_active_subscription(contact_id: int, program_id: int) -> None:
+    """FOR SHARE on the active subscription: a concurrent opt-out (an UPDATE of this row) waits for our commit.
+
+    On SQLite the transaction already holds the database's single write lock, which serializes the same way.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM contacts_subscription WHERE contact_id = %s AND program_id = %s AND status = %s FOR SHARE",
+            [contact_id, program_id, SubscriptionStatus.ACTIVE.value],
+        )
+
+
+def message_send_checked(*, campaign: Campaign, message_id: int, attempts: int, caps) -> str:
+    """Send one claimed message under the strict consent check. Returns what happened:
+    "sent", "retry", "failed", "skipped", "deferred" or "lost" (no longer ours)."""
+    with transaction.atomic():
+        qs = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.CLAIMED, attempts=attempts)
+        message = qs.select_for_update(of=("self",)).select_related("contact").first()
+        if message is None:
+            return "lost"
+        _lock_active_subscription(message.contact_id, campaign.program_id)
+        if messages_skip_unsendable(campaign=campaign, ids=[message_id]):
+            return "skipped"
+        if frequency.caps_for(message.contact.region, caps):
+            # Two campaigns texting one contact at once: the contact row lock makes the second count the first.
+            list(Contact.objects.select_for_update().filter(pk=message.contact_id).values_list("pk", flat=True))
+            over = frequency.contacts_over_cap(
+                regions={message.contact_id: message.contact.region}, now=sending_now(), state=caps
+            )
+            if over:
+                _hold_for_cap(message_id, over[message.contact_id])
+                return "deferred"
+        outcome = message_send_claimed(message)
+    if outcome.sent:
+        return "sent"
+    if outcome.retry_at is not None:
+        return "retry"
+    return "skipped" if outcome.message.status == MessageStatus.SKIPPED else "failed"
+
+
+def _release(ids: list[int], status: str) -> None:
+    """Give back claimed-but-unsent messages (pause: to the queue; cancel: cancelled)."""
+    fields = {"status": MessageStatus.PENDING, "attempts": F("attempts") - 1}
+    if status == CampaignStatus.CANCELLED:
+        fields = {"status": MessageStatus.CANCELED, "reason": "campaign cancelled"}
+    OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED, sid__isnull=True).update(**fields)
+
+
+def _campaign_status(campaign_id: int) -> str:
+    return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).get()
+
+
+def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchResult:
+    """Claim one batch of the campaign's due messages and send them. Safe to run in many workers at once."""
+    result = BatchResult()
+    campaign = Campaign.objects.select_related("program").get(pk=campaign_id)
+    if campaign.status != CampaignStatus.SENDING or campaign.audience_built_at is None:
+        result.stopped = True
+        return result
+    ids = messages_claim(campaign=campaign, size=_claim_size())
+    result.claimed = len(ids)
+    if not ids:
+        return result
+    now = sending_now()
+    rows = _claimed_rows(ids)
+    deferred = (
+        _defer_quiet_groups(campaign, rows, now, quiet_hours.state_rules()) if settings.QUIET_HOURS_ENABLED else set()
+    )
+    caps = frequency.state_caps()
+    rows = [r for r in rows if r["pk"] not in deferred]
+    held = _apply_caps(rows, now, caps)
+    rows = _render_bodies(campaign, [r for r in rows if r["pk"] not in held])
+    result.deferred = len(deferred) + len(held)
+
+    sender = throttle.sender_key()
+    last_check = time.monotonic()
+    status = CampaignStatus.SENDING
+
+    def stopped() -> bool:
+        nonlocal last_check, status
+        if time.monotonic() - last_check >= STATUS_CHECK_SECONDS:
+            last_check = time.monotonic()
+            status = _campaign_status(campaign_id)
+            if lease:
+                coordination.lease_renew(lease, settings.CAMPAIGN_CHAIN_LEASE_SECONDS)
+        return status != CampaignStatus.SENDING
+
+    for index, row in enumerate(rows):
+        if stopped() or not throttle.throttle_acquire(sender, settings.SEND_RATE_PER_SECOND, should_stop=stopped):
+            _release([r["pk"] for r in rows[index:]], status)
+            result.stopped = True
+            break
+        outcome = message_send_checked(campaign=campaign, message_id=row["pk"], attempts=row["attempts"], caps=caps)
+        if outcome == "sent":
+            result.sent += 1
+        elif outcome == "skipped":
+            result.skipped += 1
+        elif outcome == "deferred":
+            result.deferred += 1
+        elif outcome == "retry":
+            # The provider pushed back (429, 5xx): everyone sending from this sender slows down.
+            throttle.throttle_slow_down(sender, settings.SEND_THROTTLE_PAUSE_SECONDS)
+    log.info("campaign %s batch: %s", campaign_id, result)
+    return result
+
+
+def campaign_complete_if_done(*, campaign_id: int) -> bool:
+    """Mark a sending campaign COMPLETED when none of its messages is left to send."""
+    if OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED_STATUSES).exists():
+        return False
+    now = timezone.now()
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING, audience_built_at__isnull=False).update(
+            status=CampaignStatus.COMPLETED, completed_at=now, updated_at=now
+        )
+    )
+
+
+def chain_lease_name(campaign_id: int, slot: int) -> str:
+    return f"send:{campaign_id}:{slot}"
+
+
+def campaign_chains_ensure(*, campaign_id: int) -> int:
+    """Start the send chains of a sending campaign that aren't running (each holds a lease in Redis).
+
+    At most `CAMPAIGN_SEND_CHAINS` run per campaign; a chain whose worker died
+    loses its lease by expiry and the periodic tick starts it again.
+    """
+    from .tasks import campaign_send_task
+
+    started = 0
+    for slot in range(max(1, settings.CAMPAIGN_SEND_CHAINS)):
+        if coordination.lease_take(chain_lease_name(campaign_id, slot), settings.CAMPAIGN_CHAIN_LEASE_SECONDS):
+            campaign_send_task.delay(campaign_id, slot)
+            started += 1
+    return started
+
+
+def campaigns_cancel_pending(*, campaign_id: int, batch_size: int = 10_000) -> int:
+    """Cancel the unsent messages of a cancelled campaign, in batches so no statement holds a million rows."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=SENDABLE_STATUSES)
+                .order_by()
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            OutboundMessage.objects.filter(pk__in=ids).update(
+                status=MessageStatus.CANCELED, reason="campaign cancelled", status_updated_at=timezone.now()
+            )
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total

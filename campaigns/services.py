@@ -1,0 +1,159 @@
+"""Writes for campaigns: the status transitions staff trigger, and the test send.
+
+Every transition is a conditional UPDATE on the current status, so two clicks
+(or a click racing the beat task) can't both win; the loser gets a clear
+ValidationError. Workers pick up the result within seconds.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.phones import phone_e164
+from messaging.models import MessageKind, OutboundMessage
+from messaging.services import message_queue
+
+from .models import Campaign, CampaignStatus
+from .rendering import contact_fields, message_compose
+
+log = logging.getLogger(__name__)
+
+SEND_PERMISSION = "campaigns.send_campaign"
+
+S = CampaignStatus
+# action: (statuses it may start from, status it leads to, how to say it in an error)
+TRANSITIONS = {
+    "schedule": ({S.DRAFT, S.SCHEDULED}, S.SCHEDULED, "scheduled"),
+    "start": ({S.DRAFT, S.SCHEDULED}, S.SENDING, "sent"),
+    "pause": ({S.SENDING}, S.PAUSED, "paused"),
+    "resume": ({S.PAUSED}, S.SENDING, "resumed"),
+    "cancel": ({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, "cancelled"),
+}
+
+
+def _require_send_permission(actor) -> None:
+    # The admin hides the buttons; this keeps any other caller honest too. actor=None is the system itself.
+    if actor is not None and not actor.has_perm(SEND_PERMISSION):
+        raise PermissionDenied("You don't have permission to send campaigns.")
+
+
+def _transition(campaign: Campaign, action: str, **fields) -> Campaign:
+    allowed, new_status, verb = TRANSITIONS[action]
+    changed = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(
+        status=new_status, updated_at=timezone.now(), **fields
+    )
+    campaign.refresh_from_db()
+    if not changed:
+        raise ValidationError(f"A campaign that is {campaign.get_status_display().lower()} can't be {verb}.")
+    return campaign
+
+
+def campaign_validate_sendable(campaign: Campaign) -> None:
+    """Raise a ValidationError when the campaign could not be sent as it is."""
+    if not campaign.program.is_active:
+        raise ValidationError(f"The program “{campaign.program}” is not active.")
+    if not campaign.body.strip():
+        raise ValidationError({"body": "Write the message first."})
+    # Renders with empty fields, so a filter that only fails at render time shows up now, not mid-campaign.
+    message_compose(body=campaign.body, program=campaign.program, contact_fields={})
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign: Campaign, send_at, actor) -> Campaign:
+    """Have the campaign start at `send_at`; the periodic task starts it once that moment has passed."""
+    _require_send_permission(actor)
+    if send_at is None:
+        raise ValidationError({"send_at": "Choose when to send."})
+    if timezone.is_naive(send_at):
+        raise ValidationError({"send_at": "The send time needs a time zone."})
+    campaign_validate_sendable(campaign)
+    campaign = _transition(campaign, "schedule", send_at=send_at)
+    log.info("campaign %s scheduled for %s by %s", campaign.pk, send_at.isoformat(), actor)
+    return campaign
+
+
+@transaction.atomic
+def campaign_start(*, campaign: Campaign, actor) -> Campaign:
+    """Send now: the audience is built and workers start sending once this commits."""
+    _require_send_permission(actor)
+    campaign_validate_sendable(campaign)
+    campaign = _transition(campaign, "start", started_at=timezone.now())
+    _after_commit_build(campaign.pk)
+    log.info("campaign %s started by %s", campaign.pk, actor)
+    return campaign
+
+
+def campaign_start_due(*, campaign_id: int, now=None) -> bool:
+    """Start one scheduled campaign whose time has come. False when it isn't due or someone else started it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        started = Campaign.objects.filter(pk=campaign_id, status=S.SCHEDULED, send_at__lte=now).update(
+            status=S.SENDING, started_at=now, updated_at=now
+        )
+        if started:
+            _after_commit_build(campaign_id)
+    return bool(started)
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign, actor) -> Campaign:
+    """Workers stop claiming within seconds; messages already claimed but not handed over go back to the queue."""
+    _require_send_permission(actor)
+    campaign = _transition(campaign, "pause")
+    log.info("campaign %s paused by %s", campaign.pk, actor)
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign, actor) -> Campaign:
+    _require_send_permission(actor)
+    campaign = _transition(campaign, "resume")
+    _after_commit_dispatch(campaign.pk)
+    log.info("campaign %s resumed by %s", campaign.pk, actor)
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
+    """Stop for good. Unsent messages become CANCELED (in batches, by a task); sent ones keep their status."""
+    _require_send_permission(actor)
+    campaign = _transition(campaign, "cancel", completed_at=timezone.now())
+    from .tasks import campaign_cancel_pending_task
+
+    campaign_id = campaign.pk
+    transaction.on_commit(lambda: campaign_cancel_pending_task.delay(campaign_id))
+    log.info("campaign %s cancelled by %s", campaign.pk, actor)
+    return campaign
+
+
+def campaign_send_test(*, campaign: Campaign, to, actor) -> OutboundMessage:
+    """Send the campaign's text to a staff number now, marked as a test, through the normal send path.
+
+    Personalised with the fields of the contact having that number, if any,
+    else with the body's fallbacks.
+    """
+    _require_send_permission(actor)
+    to = phone_e164(to)
+    campaign_validate_sendable(campaign)
+    contact = Contact.objects.filter(phone=to).first()
+    fields = contact_fields(contact) if contact else {}
+    body = message_compose(body=campaign.body, program=campaign.program, contact_fields=fields)
+    with transaction.atomic():
+        message = message_queue(kind=MessageKind.TEST, to=to, body=body, program=campaign.program)
+    log.info("test of campaign %s sent to %s by %s", campaign.pk, to, actor)
+    return message
+
+
+def _after_commit_build(campaign_id: int) -> None:
+    from .tasks import campaign_build_task
+
+    transaction.on_commit(lambda: campaign_build_task.delay(campaign_id))
+
+
+def _after_commit_dispatch(campaign_id: int) -> None:
+    from .dispatch import campaign_chains_ensure
+
+    transaction.on_commit(lambda: campaign_chains_ensure(campaign_id=campaign_id))

@@ -1,0 +1,84 @@
+"""Celery tasks for campaigns. Each takes ids, re-reads rows and calls one service.
+
+Schedules live in the database: `campaigns_start_due` and `campaigns_tick`
+run every few seconds (beat) and only look for what is due. No task waits in
+the broker with a far-future ETA.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import coordination
+from .dispatch import (
+    campaign_chains_ensure,
+    campaign_complete_if_done,
+    campaign_has_due_work,
+    campaign_send_batch,
+    campaigns_cancel_pending,
+    chain_lease_name,
+)
+from .materialize import campaign_audience_build
+from .models import Campaign, CampaignStatus
+from .reconcile import messages_reconcile_stale
+from .services import campaign_start_due
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def campaigns_start_due() -> None:
+    """Start every scheduled campaign whose send time has passed (each claimed by a conditional UPDATE)."""
+    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=timezone.now())
+    for campaign_id in due.values_list("pk", flat=True):
+        campaign_start_due(campaign_id=campaign_id)
+
+
+# Idempotent (a cursor and ON CONFLICT DO NOTHING), so a redelivery after a crash is harmless.
+@shared_task(ignore_result=True, acks_late=True)
+def campaign_build_task(campaign_id: int) -> None:
+    lease = f"build:{campaign_id}"
+    coordination.lease_renew(lease, settings.CAMPAIGN_BUILD_LEASE_SECONDS)
+    try:
+        built = campaign_audience_build(campaign_id=campaign_id)
+    finally:
+        coordination.lease_release(lease)
+    if built:
+        campaign_chains_ensure(campaign_id=campaign_id)
+
+
+@shared_task(ignore_result=True)
+def campaign_send_task(campaign_id: int, slot: int = 0) -> None:
+    """One link of a send chain: send a batch, then enqueue the next link while due work remains."""
+    lease = chain_lease_name(campaign_id, slot)
+    coordination.lease_renew(lease, settings.CAMPAIGN_CHAIN_LEASE_SECONDS)
+    result = campaign_send_batch(campaign_id=campaign_id, lease=lease)
+    if result.claimed and not result.stopped:
+        campaign_send_task.delay(campaign_id, slot)
+        return
+    coordination.lease_release(lease)
+    campaign_complete_if_done(campaign_id=campaign_id)
+
+
+@shared_task(ignore_result=True)
+def campaign_cancel_pending_task(campaign_id: int) -> None:
+    campaigns_cancel_pending(campaign_id=campaign_id)
+
+
+@shared_task(ignore_result=True)
+def campaigns_tick() -> None:
+    """Keep sending campaigns moving: settle interrupted sends, finish builds, restart chains, complete."""
+    messages_reconcile_stale()
+    for campaign_id, built_at in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
+        "pk", "audience_built_at"
+    ):
+        if built_at is None:
+            # A build whose worker died: its lease expired, so start it again (it resumes at its cursor).
+            if coordination.lease_take(f"build:{campaign_id}", settings.CAMPAIGN_BUILD_LEASE_SECONDS):
+                campaign_build_task.delay(campaign_id)
+        elif campaign_has_due_work(campaign_id):
+            campaign_chains_ensure(campaign_id=campaign_id)
+        else:
+            campaign_complete_if_done(campaign_id=campaign_id)

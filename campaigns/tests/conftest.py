@@ -1,0 +1,22 @@
+import pytest
+
+from campaigns.coordination import redis_client
+from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture)
+from testing.worker import celery_processes, pytest_runtest_makereport  # noqa: F401  (fixture and its hook)
+
+
+@pytest.fixture(autouse=True)
+def _engine_settings(settings):
+    """Fast, predictable sending for in-process tests; each test sets the rule it is about."""
+    settings.SEND_RATE_PER_SECOND = 0
+    settings.QUIET_HOURS_ENABLED = False
+    settings.FREQUENCY_CAP_COUNT = 0
+    settings.SENDING_CLOCK_OFFSET_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    # The test Redis database is this suite's alone (TEST_REDIS_URL): leases and buckets start empty.
+    redis_client().flushdb()
+    yield
+    redis_client().flushdb()

@@ -1,0 +1,246 @@
+"""Integration: real Celery worker processes, PostgreSQL, Redis and the HTTP fake of Twilio."""
+
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns import services
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.tests.factories import make_campaign, opted_out, subscriber
+from contacts.models import ConsentMethod
+from contacts.services import consent_opt_out
+from contacts.tests.factories import make_contact, make_program
+from messaging.models import MessageStatus, OutboundMessage
+from testing.worker import wait_until
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not ON_POSTGRES, reason="worker tests run against PostgreSQL"),
+]
+
+# Fast ticks and short timeouts, so recovery paths run within seconds.
+FAST = {
+    "SEND_RATE_PER_SECOND": "0",
+    "QUIET_HOURS_ENABLED": "0",
+    "CAMPAIGNS_TICK_SECONDS": "1",
+    "CAMPAIGN_CHAIN_LEASE_SECONDS": "3",
+    "SEND_CLAIM_TIMEOUT_SECONDS": "3",
+    "SEND_THROTTLE_PAUSE_SECONDS": "1",
+    "SEND_BATCH_SIZE": "10",
+    "CAMPAIGN_SEND_CHAINS": "4",
+}
+
+
+def status_of(campaign) -> str:
+    return Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).get()
+
+
+def per_number(fake) -> Counter:
+    return Counter(m["to"] for m in fake.messages())
+
+
+def wait_completed(campaign, processes, timeout=60):
+    wait_until(
+        lambda: status_of(campaign) == CampaignStatus.COMPLETED,
+        timeout=timeout,
+        message=f"campaign {campaign.pk} to complete",
+        on_timeout=lambda: (
+            f"{Counter(OutboundMessage.objects.filter(campaign=campaign).values_list('status', flat=True))}\n"
+            + processes.logs()
+        ),
+    )
+
+
+def test_only_consented_contacts_receive_the_text(celery_processes, fake_twilio):
+    program = make_program()
+    consented = [subscriber(program) for _ in range(25)]
+    unsubscribed = [opted_out(program) for _ in range(5)]
+    strangers = [make_contact() for _ in range(3)]
+    celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    celery_processes.beat(fake=fake_twilio, **FAST)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_completed(campaign, celery_processes)
+    received = per_number(fake_twilio)
+    assert received == Counter({str(c.phone): 1 for c in consented})
+    assert not set(received) & {str(c.phone) for c in unsubscribed + strangers}
+    sids = set(OutboundMessage.objects.filter(campaign=campaign).values_list("sid", flat=True))
+    assert sids == {m["sid"] for m in fake_twilio.messages()}
+    campaign.refresh_from_db()
+    assert campaign.excluded_counts["opted_out"] == 5 and campaign.audience_size == 25
+
+
+def test_two_workers_send_each_message_exactly_once(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(150)]
+    fake_twilio.slow_next(None, seconds=0.01)  # each answer takes a moment, so both workers get batches
+    first = celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    second = celery_processes.worker("w2", fake=fake_twilio, **FAST)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_completed(campaign, celery_processes)
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in contacts})
+    assert len(fake_twilio.create_requests()) == 150
+    # Both processes took part.
+    assert f"campaign {campaign.pk} batch" in first.log()
+    assert f"campaign {campaign.pk} batch" in second.log()
+
+
+def test_worker_killed_mid_campaign_and_restarted_leaves_everyone_exactly_one_text(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(60)]
+    fake_twilio.slow_next(None, seconds=0.15)  # the provider accepts, then answers slowly
+    worker = celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    celery_processes.beat(fake=fake_twilio, **FAST)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_until(lambda: len(fake_twilio.create_requests()) >= 15, timeout=30, message="sending to begin")
+    worker.kill()  # most likely mid-answer: the provider has a text whose SID we never stored
+    killed_at = len(fake_twilio.create_requests())
+    in_flight = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.CLAIMED, sid__isnull=True)
+    assert in_flight.exists()
+    fake_twilio.clear_failures()
+    celery_processes.worker("w2", fake=fake_twilio, **FAST)
+    wait_completed(campaign, celery_processes)
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in contacts})
+    messages = OutboundMessage.objects.filter(campaign=campaign)
+    assert {m.sid for m in messages} == {m["sid"] for m in fake_twilio.messages()}
+    assert killed_at < 60
+
+
+def test_stop_arriving_mid_campaign_stops_that_contacts_message(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(40)]
+    env = {**FAST, "SEND_RATE_PER_SECOND": "15", "SEND_BATCH_SIZE": "5"}
+    celery_processes.worker("w1", fake=fake_twilio, **env)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_until(lambda: len(fake_twilio.create_requests()) >= 8, timeout=30, message="sending to begin")
+    already = {m["to"] for m in fake_twilio.messages()}
+    leaving = [c for c in contacts if str(c.phone) not in already][:10]
+    stopped_at = {}
+    for contact in leaving:
+        consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+        stopped_at[str(contact.phone)] = time.time()
+    wait_completed(campaign, celery_processes)
+    created = {r.form["To"]: r.at for r in fake_twilio.create_requests()}
+    for phone, at in stopped_at.items():
+        # Either it went out before the opt-out was recorded, or never.
+        assert phone not in created or created[phone] < at, phone
+    skipped = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.SKIPPED, reason="opted out")
+    assert skipped.count() == sum(1 for p in stopped_at if p not in created)
+    assert skipped.count() >= 5
+    assert per_number(fake_twilio).most_common(1)[0][1] == 1
+
+
+def test_pause_resume_and_cancel_take_effect_within_seconds(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(40)]
+    env = {**FAST, "SEND_RATE_PER_SECOND": "10", "SEND_BATCH_SIZE": "10"}
+    celery_processes.worker("w1", fake=fake_twilio, **env)
+    celery_processes.beat(fake=fake_twilio, **env)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_until(lambda: len(fake_twilio.create_requests()) >= 5, timeout=30, message="sending to begin")
+    services.campaign_pause(campaign=campaign, actor=None)
+    time.sleep(1.5)  # the status is checked every second
+    at_pause = len(fake_twilio.create_requests())
+    time.sleep(2)
+    assert len(fake_twilio.create_requests()) == at_pause < 40
+    claimed = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.CLAIMED)
+    wait_until(lambda: not claimed.exists(), timeout=5, message="claimed messages to go back to the queue")
+    services.campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk), actor=None)
+    wait_until(lambda: len(fake_twilio.create_requests()) >= at_pause + 5, timeout=20, message="sending to resume")
+    services.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk), actor=None)
+    time.sleep(1.5)
+    at_cancel = len(fake_twilio.create_requests())
+    wait_until(
+        lambda: (
+            not OutboundMessage.objects.filter(
+                campaign=campaign, status__in=[*MessageStatus.__members__.values()][:4]
+            ).exists()
+        ),
+        timeout=10,
+        message="unsent messages to be cancelled",
+    )
+    time.sleep(1.5)
+    assert len(fake_twilio.create_requests()) == at_cancel < 40
+    statuses = Counter(OutboundMessage.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses[MessageStatus.CANCELED] == 40 - at_cancel
+    assert status_of(campaign) == CampaignStatus.CANCELLED
+    assert per_number(fake_twilio).most_common(1)[0][1] == 1
+    assert len(contacts) == 40
+
+
+def test_scheduled_campaign_starts_on_time(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(5)]
+    send_at = timezone.now() + timedelta(seconds=3)
+    campaign = services.campaign_schedule(campaign=make_campaign(program), send_at=send_at, actor=None)
+    celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    celery_processes.beat(fake=fake_twilio, **FAST)
+    wait_completed(campaign, celery_processes, timeout=40)
+    first_sent = min(r.at for r in fake_twilio.create_requests())
+    assert first_sent >= send_at.timestamp()
+    assert first_sent < send_at.timestamp() + 15  # the start-due task runs every 10 s
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in contacts})
+
+
+def test_rate_limit_429s_slow_the_worker_without_losing_messages(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(20)]
+    fake_twilio.fail_next(3, status=429)
+    celery_processes.worker("w1", fake=fake_twilio, **FAST)
+    celery_processes.beat(fake=fake_twilio, **FAST)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    wait_completed(campaign, celery_processes, timeout=60)
+    requests = fake_twilio.create_requests()
+    refused = [r for r in requests if r.answered == 429]
+    assert len(refused) == 3
+    # After each 429 every sender pauses (SEND_THROTTLE_PAUSE_SECONDS=1) before the next request.
+    after_first = [r.at for r in requests if r.at > refused[0].at]
+    assert after_first and after_first[0] - refused[0].at >= 0.9
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in contacts})
+    retried = OutboundMessage.objects.filter(campaign=campaign, attempts__gt=1)
+    assert retried.count() >= 1
+
+
+def test_quiet_hours_defer_in_the_worker_and_release_when_the_window_opens(celery_processes, fake_twilio):
+    program = make_program()
+    new_yorkers = [subscriber(program, area="212") for _ in range(10)]
+    ny = ZoneInfo("America/New_York")
+    now = timezone.now()
+    opening = datetime.combine(now.astimezone(ny).date() + timedelta(days=1), datetime.min.time(), ny).replace(hour=8)
+    # The workers' sending clock reads 07:59:48 in New York now; the window opens 12 real seconds later.
+    opens_in = 12
+    offset = (opening - timedelta(seconds=opens_in) - now).total_seconds()
+    opens_at = now.timestamp() + opens_in
+    env = {**FAST, "QUIET_HOURS_ENABLED": "1", "SENDING_CLOCK_OFFSET_SECONDS": str(offset)}
+    celery_processes.worker("w1", fake=fake_twilio, **env)
+    celery_processes.beat(fake=fake_twilio, **env)
+    campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
+    deferred = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.DEFERRED)
+    wait_until(lambda: deferred.count() == 10, timeout=20, message="messages to be deferred")
+    assert time.time() < opens_at, "the workers took too long to start for this test's clock"
+    assert set(deferred.values_list("send_after", flat=True)) == {opening}
+    assert set(deferred.values_list("reason", flat=True)) == {"quiet hours"}
+    assert fake_twilio.create_requests() == []
+    wait_completed(campaign, celery_processes, timeout=40)
+    assert min(r.at for r in fake_twilio.create_requests()) >= opens_at - 0.5
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in new_yorkers})
+
+
+def test_frequency_cap_holds_across_two_campaigns_sent_at_once(celery_processes, fake_twilio):
+    program = make_program()
+    contacts = [subscriber(program) for _ in range(20)]
+    env = {**FAST, "FREQUENCY_CAP_COUNT": "1", "FREQUENCY_CAP_WINDOW_HOURS": "24", "FREQUENCY_CAP_ACTION": "skip"}
+    celery_processes.worker("w1", fake=fake_twilio, **env)
+    celery_processes.worker("w2", fake=fake_twilio, **env)
+    first = services.campaign_start(campaign=make_campaign(program, name="a"), actor=None)
+    second = services.campaign_start(campaign=make_campaign(program, name="b"), actor=None)
+    wait_completed(first, celery_processes)
+    wait_completed(second, celery_processes)
+    assert per_number(fake_twilio) == Counter({str(c.phone): 1 for c in contacts})
+    capped = OutboundMessage.objects.filter(status=MessageStatus.SKIPPED, reason="frequency cap 1 per 24 h")
+    assert capped.count() == 20

@@ -1,0 +1,17 @@
+import pytest
+
+from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture, for every messaging test)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keyword_cache(request):
+    """Keyword lists are cached in Redis, which outlives each test's database rollback."""
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        yield
+        return
+    from messaging.selectors import keywords_cache_clear
+
+    keywords_cache_clear()
+    yield
+    keywords_cache_clear()

@@ -1,0 +1,131 @@
+"""`POST /sms/status/`: signed, monotonic, and acting on the provider's error codes."""
+
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings
+
+from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, SubscriptionStatus
+from contacts.selectors import subscription_status
+from contacts.services import consent_opt_in
+from contacts.tests.factories import make_contact, make_program
+from messaging.models import MessageKind, MessageStatus, OutboundMessage
+from messaging.services import message_claim, message_send_claimed, message_status_apply
+from testing.fake_twilio import FakeTwilio
+
+pytestmark = pytest.mark.django_db
+
+
+def status_url():
+    return settings.PUBLIC_BASE_URL + "/sms/status/"
+
+
+@pytest.fixture
+def sent(fake_twilio):
+    """A confirmation the fake accepted, with its contact subscribed to two programs."""
+    contact = make_contact()
+    programs = [make_program(), make_program()]
+    for program in programs:
+        consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
+    message = OutboundMessage.objects.create(
+        kind=MessageKind.CONFIRMATION, contact=contact, program=programs[0], to=str(contact.phone), body="Welcome"
+    )
+    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    assert outcome.sent
+    outcome.message.programs = programs
+    return outcome.message
+
+
+@pytest.fixture
+def callback(fake_twilio, client):
+    def post(sid, status, error_code=None, **extra):
+        response = fake_twilio.post_status_callback(status_url(), sid, status, error_code, client=client, **extra)
+        assert response.status_code == 200
+        return response
+
+    return post
+
+
+def status_of(message) -> str:
+    return OutboundMessage.objects.values_list("status", flat=True).get(pk=message.pk)
+
+
+def test_statuses_move_forward_through_the_lifecycle(sent, callback):
+    for status in ("sending", "sent", "delivered"):
+        callback(sent.sid, status)
+        assert status_of(sent) == status
+
+
+def test_a_late_sent_never_moves_a_delivered_message_backwards(sent, callback):
+    callback(sent.sid, "delivered")
+    callback(sent.sid, "sent")
+    callback(sent.sid, "sending")
+    callback(sent.sid, "queued")
+    assert status_of(sent) == MessageStatus.DELIVERED
+
+
+def test_repeated_callbacks_change_nothing_the_second_time(sent):
+    assert message_status_apply(sid=sent.sid, status="sent") is True
+    assert message_status_apply(sid=sent.sid, status="sent") is False
+    assert status_of(sent) == MessageStatus.SENT
+
+
+def test_final_states_never_change_but_delivered_may_become_read(sent, callback):
+    callback(sent.sid, "undelivered", 30003)
+    callback(sent.sid, "delivered")
+    callback(sent.sid, "read")
+    assert status_of(sent) == MessageStatus.UNDELIVERED
+    other = OutboundMessage.objects.create(kind=MessageKind.TEST, to=sent.to, body="x", sid="SM" + "e" * 32,
+                                           status=MessageStatus.DELIVERED)  # fmt: skip
+    callback(other.sid, "read")
+    assert status_of(other) == MessageStatus.READ
+
+
+def test_an_unknown_message_sid_is_answered_200_and_ignored(callback):
+    callback("SM" + "0" * 32, "delivered", To="+14155550100")
+    assert OutboundMessage.objects.count() == 0
+
+
+def test_an_unknown_status_changes_nothing(sent, callback):
+    callback(sent.sid, "teleported")
+    assert status_of(sent) == MessageStatus.QUEUED
+
+
+@pytest.mark.parametrize("signature", [None, "forged"])
+def test_a_callback_without_a_valid_signature_is_rejected_and_changes_nothing(sent, client, signature):
+    params = {"MessageSid": sent.sid, "MessageStatus": "failed", "ErrorCode": "21610"}
+    if signature == "forged":
+        signature = FakeTwilio(auth_token="wrong").sign(status_url(), params)
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    response = client.post("/sms/status/", data=urlencode(params), content_type="application/x-www-form-urlencoded",
+                           headers=headers)  # fmt: skip
+    assert response.status_code == 403
+    assert status_of(sent) == MessageStatus.QUEUED
+    assert ConsentEvent.objects.filter(kind=ConsentKind.OPT_OUT).count() == 0
+
+
+def test_21610_in_a_status_callback_opts_the_number_out_of_every_program(sent, callback):
+    callback(sent.sid, "failed", 21610)
+    assert status_of(sent) == MessageStatus.FAILED
+    for program in sent.programs:
+        assert subscription_status(contact=sent.contact, program=program) == SubscriptionStatus.OPTED_OUT
+    event = ConsentEvent.objects.get(kind=ConsentKind.OPT_OUT)
+    assert event.method == ConsentMethod.CARRIER
+    assert event.evidence["message_sid"] == sent.sid
+    # Twilio repeats callbacks: the opt-out is recorded once.
+    callback(sent.sid, "failed", 21610)
+    assert ConsentEvent.objects.filter(kind=ConsentKind.OPT_OUT).count() == 1
+
+
+def test_30006_in_a_status_callback_marks_the_number_undeliverable(sent, callback):
+    callback(sent.sid, "undelivered", 30006)
+    contact = Contact.objects.get(pk=sent.contact_id)
+    assert contact.undeliverable_at is not None
+    assert contact.undeliverable_reason.startswith("30006")
+    assert OutboundMessage.objects.get(pk=sent.pk).error_code == "30006"
+
+
+def test_a_transient_delivery_error_only_records_the_code(sent, callback):
+    callback(sent.sid, "undelivered", 30003)
+    assert Contact.objects.get(pk=sent.contact_id).undeliverable_at is None
+    assert ConsentEvent.objects.filter(kind=ConsentKind.OPT_OUT).count() == 0
