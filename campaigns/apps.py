@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
+
+    def ready(self):
+        # The state rules' admin lives apart from the campaign screens; importing it registers it.
+        from . import admin_rules  # noqa: F401

@@ -69,14 +69,15 @@ def exclusion_conditions(*, program, contact_ref: str = "pk", prefix: str = "") 
     moment of sending (on `OutboundMessage`, contact_ref="contact_id", prefix="contact__").
     """
     suppressed = SuppressedNumber.objects.filter(digest=OuterRef(f"{prefix}phone_digest"))
-    opted_out = Subscription.objects.filter(
-        contact_id=OuterRef(contact_ref), program=program, status=SubscriptionStatus.OPTED_OUT
-    )
+    subscriptions = Subscription.objects.filter(contact_id=OuterRef(contact_ref), program=program)
+    opted_out = Q(Exists(subscriptions.filter(status=SubscriptionStatus.OPTED_OUT)))
+    # Each condition names its own state, so a consent change landing between two of these
+    # checks can't get a contact the wrong label (an opt-out reported as "no consent").
     return {
         "suppressed": Q(Exists(suppressed)),
         "undeliverable": Q(**{f"{prefix}undeliverable_at__isnull": False}),
-        "opted_out": Q(Exists(opted_out)),
-        "no_consent": ~consent_sendable_q(program=program, contact_ref=contact_ref, prefix=prefix),
+        "opted_out": opted_out,
+        "no_consent": ~Q(Exists(subscriptions.filter(status=SubscriptionStatus.ACTIVE))) & ~opted_out,
     }
 
 

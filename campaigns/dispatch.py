@@ -4,13 +4,13 @@ Any number of send chains (Celery tasks that re-enqueue themselves) on any
 number of machines share a campaign: each batch is claimed with
 `SELECT … FOR UPDATE SKIP LOCKED`, so no two chains hold the same message.
 
-The strict guarantee, per message, in one short transaction: lock the message
-(still ours?), lock the contact's active subscription `FOR SHARE`, re-check
-suppression and undeliverability, then hand it to the provider through
-`message_send_claimed`, which stores the SID. An opt-out UPDATEs that
-subscription row, so it waits for a send in flight, and every send that starts
-after the opt-out commits sees it: nothing reaches the provider after an
-opt-out is recorded.
+The strict guarantee, for each small group of messages (`SMS_SEND_CONCURRENCY`)
+in one short transaction: lock the messages (still ours?), lock their contacts
+in id order, re-check consent, suppression and undeliverability, then hand
+them to the provider at once through `messages_send_claimed`, which stores
+each SID. Every consent change locks the contact row first, so an opt-out
+waits for a send in flight, and every send that starts after the opt-out
+commits sees it: nothing reaches the provider after an opt-out is recorded.
 """
 
 import logging
@@ -20,13 +20,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from contacts.models import Contact, SubscriptionStatus
+from contacts.models import Contact
 from messaging.models import SENDABLE_STATUSES, MessageStatus, OutboundMessage
-from messaging.services import message_send_claimed
+from messaging.services import messages_send_claimed
 
 from . import coordination, frequency, quiet_hours, throttle
 from .audience import EXCLUSION_LABELS, EXCLUSION_REASONS, exclusion_conditions
@@ -93,10 +93,16 @@ def messages_claim(*, campaign: Campaign, size: int) -> list[int]:
 def messages_skip_unsendable(*, campaign: Campaign, ids: list[int]) -> int:
     """Mark SKIPPED, with the reason, the claimed messages whose contact may not get the campaign now."""
     conditions = exclusion_conditions(program=campaign.program, contact_ref="contact_id", prefix="contact__")
+    claimed = OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+    # One read finds the (usually few or none) to skip; the labelled UPDATEs then touch only those.
+    any_reason = Q()
+    for condition in conditions.values():
+        any_reason |= condition
+    flagged = list(claimed.filter(any_reason).values_list("pk", flat=True))
     skipped = 0
-    for reason in EXCLUSION_REASONS:
+    for reason in EXCLUSION_REASONS if flagged else ():
         skipped += (
-            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
+            OutboundMessage.objects.filter(pk__in=flagged, status=MessageStatus.CLAIMED)
             .filter(conditions[reason])
             .update(status=MessageStatus.SKIPPED, reason=EXCLUSION_LABELS[reason], status_updated_at=timezone.now())
         )
@@ -142,6 +148,20 @@ def _defer_quiet_groups(campaign: Campaign, rows: list[dict], now, rules) -> set
         due_messages(campaign.pk, now).filter(contact_id__in=in_group).update(**fields)
         deferred.update(batch_ids)
     return deferred
+
+
+def _outside_window_now(row: dict, rules) -> bool:
+    """A batch can take seconds to send: a window that closes meanwhile defers the rest of it."""
+    now = sending_now()
+    zones, region = row["contact__time_zones"], row["contact__region"]
+    opens = quiet_hours.next_allowed(time_zones=zones, region=region, at=now, rules=rules)
+    if opens == now:
+        return False
+    OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
+        status=MessageStatus.DEFERRED, send_after=opens or now + timedelta(days=1), reason="quiet hours",
+        attempts=F("attempts") - 1,
+    )  # fmt: skip
+    return True
 
 
 def _apply_caps(rows: list[dict], now, caps) -> set[int]:
@@ -192,41 +212,61 @@ def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
     return ready
 
 
-def _lock_active_subscription(contact_id: int, program_id: int) -> None:
-    """FOR SHARE on the active subscription: a concurrent opt-out (an UPDATE of this row) waits for our commit.
+def messages_send_checked(*, campaign: Campaign, rows: list[dict], caps) -> dict[int, str]:
+    """Send claimed messages under the strict consent check, the provider calls overlapping.
 
-    On SQLite the transaction already holds the database's single write lock, which serializes the same way.
+    Returns, per message id, what happened: "sent", "retry", "failed",
+    "skipped", "deferred" or "lost" (no longer ours). Locks are taken in the
+    order every writer uses (messages, then contacts in id order, then
+    subscriptions and the ledger) and held until the provider has answered, so
+    an opt-out either lands before the check or after the send is recorded.
     """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM contacts_subscription WHERE contact_id = %s AND program_id = %s AND status = %s FOR SHARE",
-            [contact_id, program_id, SubscriptionStatus.ACTIVE.value],
-        )
-
-
-def message_send_checked(*, campaign: Campaign, message_id: int, attempts: int, caps) -> str:
-    """Send one claimed message under the strict consent check. Returns what happened:
-    "sent", "retry", "failed", "skipped", "deferred" or "lost" (no longer ours)."""
+    outcomes = {row["pk"]: "lost" for row in rows}
+    attempts = {row["pk"]: row["attempts"] for row in rows}
     with transaction.atomic():
-        qs = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.CLAIMED, attempts=attempts)
-        message = qs.select_for_update(of=("self",)).select_related("contact").first()
-        if message is None:
-            return "lost"
-        _lock_active_subscription(message.contact_id, campaign.program_id)
-        if messages_skip_unsendable(campaign=campaign, ids=[message_id]):
-            return "skipped"
-        if frequency.caps_for(message.contact.region, caps):
-            # Two campaigns texting one contact at once: the contact row lock makes the second count the first.
-            list(Contact.objects.select_for_update().filter(pk=message.contact_id).values_list("pk", flat=True))
-            over = frequency.contacts_over_cap(
-                regions={message.contact_id: message.contact.region}, now=sending_now(), state=caps
-            )
-            if over:
-                _hold_for_cap(message_id, over[message.contact_id])
-                return "deferred"
-        outcome = message_send_claimed(message)
+        owned = [
+            m
+            for m in OutboundMessage.objects.filter(pk__in=attempts, status=MessageStatus.CLAIMED)
+            .select_for_update(of=("self",))
+            .select_related("contact")
+            .order_by("pk")
+            if m.attempts == attempts[m.pk]
+        ]
+        if not owned:
+            return outcomes
+        ids = [m.pk for m in owned]
+        # FOR UPDATE, not just NO KEY: two campaigns texting one contact at once must count each other's caps.
+        list(
+            Contact.objects.select_for_update()
+            .filter(pk__in={m.contact_id for m in owned})
+            .order_by("pk")
+            .values_list("pk")
+        )
+        messages_skip_unsendable(campaign=campaign, ids=ids)
+        still = set(
+            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED).values_list("pk", flat=True)
+        )
+        capped = {
+            m.contact_id: m.contact.region
+            for m in owned
+            if m.pk in still and frequency.caps_for(m.contact.region, caps)
+        }
+        over = frequency.contacts_over_cap(regions=capped, now=sending_now(), state=caps) if capped else {}
+        ready = []
+        for message in owned:
+            if message.pk not in still:
+                outcomes[message.pk] = "skipped"
+            elif message.contact_id in over:
+                _hold_for_cap(message.pk, over[message.contact_id])
+                outcomes[message.pk] = "deferred"
+            else:
+                ready.append(message)
+        for outcome in messages_send_claimed(ready):
+            outcomes[outcome.message.pk] = _outcome_word(outcome)
+    return outcomes
+
+
+def _outcome_word(outcome) -> str:
     if outcome.sent:
         return "sent"
     if outcome.retry_at is not None:
@@ -259,9 +299,8 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
         return result
     now = sending_now()
     rows = _claimed_rows(ids)
-    deferred = (
-        _defer_quiet_groups(campaign, rows, now, quiet_hours.state_rules()) if settings.QUIET_HOURS_ENABLED else set()
-    )
+    quiet_rules = quiet_hours.state_rules() if settings.QUIET_HOURS_ENABLED else None
+    deferred = _defer_quiet_groups(campaign, rows, now, quiet_rules) if quiet_rules is not None else set()
     caps = frequency.state_caps()
     rows = [r for r in rows if r["pk"] not in deferred]
     held = _apply_caps(rows, now, caps)
@@ -281,19 +320,26 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
                 coordination.lease_renew(lease, settings.CAMPAIGN_CHAIN_LEASE_SECONDS)
         return status != CampaignStatus.SENDING
 
-    for index, row in enumerate(rows):
-        if stopped() or not throttle.throttle_acquire(sender, settings.SEND_RATE_PER_SECOND, should_stop=stopped):
+    step = max(1, settings.SMS_SEND_CONCURRENCY)
+    for index in range(0, len(rows), step):
+        chunk = rows[index : index + step]
+        # One token per message when rate-limited; unlimited, one look at the shared pause per group will do.
+        tokens = len(chunk) if settings.SEND_RATE_PER_SECOND > 0 else 1
+        if stopped() or not all(
+            throttle.throttle_acquire(sender, settings.SEND_RATE_PER_SECOND, should_stop=stopped) for _ in range(tokens)
+        ):
             _release([r["pk"] for r in rows[index:]], status)
             result.stopped = True
             break
-        outcome = message_send_checked(campaign=campaign, message_id=row["pk"], attempts=row["attempts"], caps=caps)
-        if outcome == "sent":
-            result.sent += 1
-        elif outcome == "skipped":
-            result.skipped += 1
-        elif outcome == "deferred":
-            result.deferred += 1
-        elif outcome == "retry":
+        if quiet_rules is not None:
+            late = [r for r in chunk if _outside_window_now(r, quiet_rules)]
+            result.deferred += len(late)
+            chunk = [r for r in chunk if r not in late]
+        outcomes = messages_send_checked(campaign=campaign, rows=chunk, caps=caps).values() if chunk else ()
+        result.sent += sum(1 for o in outcomes if o == "sent")
+        result.skipped += sum(1 for o in outcomes if o == "skipped")
+        result.deferred += sum(1 for o in outcomes if o == "deferred")
+        if "retry" in outcomes:
             # The provider pushed back (429, 5xx): everyone sending from this sender slows down.
             throttle.throttle_slow_down(sender, settings.SEND_THROTTLE_PAUSE_SECONDS)
     log.info("campaign %s batch: %s", campaign_id, result)

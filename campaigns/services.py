@@ -148,9 +148,9 @@ def campaign_send_test(*, campaign: Campaign, to, actor) -> OutboundMessage:
 
 
 def _after_commit_build(campaign_id: int) -> None:
-    from .tasks import campaign_build_task
+    from .tasks import campaign_build_enqueue
 
-    transaction.on_commit(lambda: campaign_build_task.delay(campaign_id))
+    transaction.on_commit(lambda: campaign_build_enqueue(campaign_id))
 
 
 def _after_commit_dispatch(campaign_id: int) -> None:

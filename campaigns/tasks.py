@@ -36,6 +36,14 @@ def campaigns_start_due() -> None:
         campaign_start_due(campaign_id=campaign_id)
 
 
+def campaign_build_enqueue(campaign_id: int) -> bool:
+    """Enqueue the audience build unless one holds the lease (a second one would be harmless, only wasted)."""
+    if coordination.lease_take(f"build:{campaign_id}", settings.CAMPAIGN_BUILD_LEASE_SECONDS):
+        campaign_build_task.delay(campaign_id)
+        return True
+    return False
+
+
 # Idempotent (a cursor and ON CONFLICT DO NOTHING), so a redelivery after a crash is harmless.
 @shared_task(ignore_result=True, acks_late=True)
 def campaign_build_task(campaign_id: int) -> None:
@@ -69,15 +77,16 @@ def campaign_cancel_pending_task(campaign_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def campaigns_tick() -> None:
-    """Keep sending campaigns moving: settle interrupted sends, finish builds, restart chains, complete."""
+    """Keep sending campaigns moving: start due ones, settle interrupted sends, finish builds, restart chains."""
+    # Also here, so a scheduled campaign starts within one tick rather than one start-due period.
+    campaigns_start_due()
     messages_reconcile_stale()
     for campaign_id, built_at in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
         "pk", "audience_built_at"
     ):
         if built_at is None:
-            # A build whose worker died: its lease expired, so start it again (it resumes at its cursor).
-            if coordination.lease_take(f"build:{campaign_id}", settings.CAMPAIGN_BUILD_LEASE_SECONDS):
-                campaign_build_task.delay(campaign_id)
+            # Normally running already; after a worker died its lease expires and this restarts it at its cursor.
+            campaign_build_enqueue(campaign_id)
         elif campaign_has_due_work(campaign_id):
             campaign_chains_ensure(campaign_id=campaign_id)
         else:

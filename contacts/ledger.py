@@ -77,16 +77,30 @@ class LedgerProblem:
     reason: str
 
 
-def ledger_verify(*, chunk_size: int = 5000) -> Iterator[LedgerProblem]:
-    """Yield the first broken link of the chain, if any (memory stays flat however long it is)."""
+@dataclass(frozen=True)
+class LedgerReport:
+    checked: int  # events walked, up to and including a broken one
+    problem: LedgerProblem | None
+
+
+def ledger_check(*, chunk_size: int = 5000) -> LedgerReport:
+    """Walk the whole chain in id order (memory stays flat however long it is); stop at the first broken link."""
     expected_prev = GENESIS_HASH
+    checked = 0
     for event in ConsentEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
+        checked += 1
         if event.prev_hash != expected_prev:
-            yield LedgerProblem(
-                event.pk, "its prev_hash does not match the event before it (a row was removed or reordered)"
-            )
-            return
+            reason = "its prev_hash does not match the event before it (a row was removed or reordered)"
+            return LedgerReport(checked, LedgerProblem(event.pk, reason))
         if event_hash(event.prev_hash, event) != event.hash:
-            yield LedgerProblem(event.pk, "its content does not match its hash (the row was changed)")
-            return
+            reason = "its content does not match its hash (the row was changed)"
+            return LedgerReport(checked, LedgerProblem(event.pk, reason))
         expected_prev = event.hash
+    return LedgerReport(checked, None)
+
+
+def ledger_verify(*, chunk_size: int = 5000) -> Iterator[LedgerProblem]:
+    """Yield the first broken link of the chain, if any."""
+    problem = ledger_check(chunk_size=chunk_size).problem
+    if problem:
+        yield problem

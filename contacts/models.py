@@ -72,7 +72,8 @@ class Contact(models.Model):
     phone_digest = models.CharField(max_length=64, db_index=True, editable=False)
     first_name = models.CharField(max_length=60, blank=True)
     last_name = models.CharField(max_length=60, blank=True)
-    email = models.EmailField(blank=True)
+    # Stored lower-case (services and the admin form normalise it) so search is an exact, indexed match.
+    email = models.EmailField(blank=True, db_index=True)
     attributes = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     # Derived from the number (area code) at creation; quiet hours use them.
@@ -86,6 +87,12 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("opt_out_contact", "Can opt a contact out (with a reason)"),
+            ("opt_in_contact", "Can opt a contact back in (with evidence of consent)"),
+            ("export_contact", "Can export contacts and consent evidence"),
+            ("import_contacts", "Can import contacts with consent evidence"),
+        ]
 
     def __str__(self):
         return str(self.phone)

@@ -26,8 +26,13 @@ from .models import (
 from .phones import phone_digest, phone_facts
 
 
-def contact_get_or_create(*, phone, first_name: str = "", last_name: str = "", email: str = "") -> tuple[Contact, bool]:
-    """Find the contact for `phone` (any accepted format) or create it. Raises ValidationError for bad numbers."""
+def contact_get_or_create(
+    *, phone, first_name: str = "", last_name: str = "", email: str = "", attributes: dict | None = None
+) -> tuple[Contact, bool]:
+    """Find the contact for `phone` (any accepted format) or create it. Raises ValidationError for bad numbers.
+
+    An existing contact is returned unchanged: the other arguments only fill a new one.
+    """
     facts = phone_facts(phone)
     contact = Contact.objects.filter(phone=facts.e164).first()
     if contact:
@@ -39,7 +44,8 @@ def contact_get_or_create(*, phone, first_name: str = "", last_name: str = "", e
                 phone_digest=phone_digest(facts.e164),
                 first_name=first_name.strip(),
                 last_name=last_name.strip(),
-                email=email.strip(),
+                email=email.strip().lower(),
+                attributes=attributes or {},
                 time_zones=facts.time_zones,
                 region=facts.region,
             )
@@ -63,6 +69,20 @@ def _require_evidence(method: str, evidence: dict) -> None:
         raise ValidationError({"reason": "Say how and when the person consented (or why they opted out)."})
 
 
+def _consent_lock(contact: Contact, program: Program | None = None) -> None:
+    """Take the locks every consent change takes, always in this order: contact, subscriptions, ledger.
+
+    The send path locks the contact row while it re-checks consent and hands a
+    message to the provider, so a consent change waits for a send in flight
+    and every later send sees the change. One order everywhere means no deadlock.
+    """
+    Contact.objects.select_for_update(no_key=True).filter(pk=contact.pk).exists()
+    subscriptions = Subscription.objects.select_for_update().filter(contact=contact)
+    if program is not None:
+        subscriptions = subscriptions.filter(program=program)
+    list(subscriptions.order_by("pk").values_list("pk", flat=True))
+
+
 @transaction.atomic
 def consent_opt_in(
     *,
@@ -75,6 +95,7 @@ def consent_opt_in(
 ) -> ConsentEvent:
     """Record consent to `program`. `pending=True` starts a double opt-in that a YES completes."""
     _require_evidence(method, evidence)
+    _consent_lock(contact, program)
     now = timezone.now()
     kind = ConsentKind.PENDING if pending else ConsentKind.OPT_IN
     event = ledger_append(
@@ -93,6 +114,7 @@ def consent_opt_in(
 @transaction.atomic
 def consent_confirm_pending(*, contact: Contact, method: str, evidence: dict) -> list[ConsentEvent]:
     """A YES reply: every unexpired pending opt-in of this contact becomes active, one event each."""
+    _consent_lock(contact)
     now = timezone.now()
     pending = list(
         Subscription.objects.select_for_update()
@@ -126,6 +148,7 @@ def consent_opt_out(
     _require_evidence(method, evidence)
     if settings.CONSENT_OPT_OUT_SCOPE == "all":
         program = None
+    _consent_lock(contact, program)
     now = timezone.now()
     event = ledger_append(
         contact=contact,

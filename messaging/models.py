@@ -140,9 +140,7 @@ class InboundMessage(models.Model):
             models.Index(fields=["from_number", "received_at"], name="inbound_from"),
             models.Index(fields=["classification", "received_at"], name="inbound_classification"),
             models.Index(fields=["contact", "received_at"], name="inbound_contact"),
-            models.Index(
-                fields=["received_at"], condition=Q(review_decision="pending"), name="inbound_review_queue"
-            ),
+            models.Index(fields=["received_at"], condition=Q(review_decision="pending"), name="inbound_review_queue"),
         ]
 
     def __str__(self):
@@ -155,7 +153,7 @@ class ReviewItem(InboundMessage):
     class Meta:
         proxy = True
         verbose_name = _("reply to review")
-        verbose_name_plural = _("review queue")
+        verbose_name_plural = _("replies to review")
 
 
 class KeywordMeaning(models.TextChoices):
@@ -189,3 +187,20 @@ class KeywordRule(models.Model):
 
     def __str__(self):
         return f"{self.text} ({self.get_meaning_display()})"
+
+
+class EarlyStatus(models.Model):
+    """A status callback that arrived before its message's SID was stored.
+
+    The provider can call back within a millisecond of answering the create,
+    before the worker has committed the SID; the callback is kept here and
+    applied the moment the SID is stored, instead of being lost.
+    """
+
+    sid = models.CharField(max_length=40, db_index=True)
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=10, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"{self.sid}: {self.status}"

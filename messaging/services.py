@@ -7,23 +7,33 @@ acted on in one place for campaigns and confirmations alike.
 
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from contacts.models import ConsentMethod, Contact, Subscription, SubscriptionStatus, SuppressedNumber
 from contacts.phones import phone_digest
-from contacts.selectors import consent_may_send
+from contacts.selectors import consent_sendable_q
 from contacts.services import consent_opt_out, contact_get_or_create, contact_mark_undeliverable
 
 from .backends import OutgoingSMS, SendError, SendResult, get_backend
 from .backends.base import ErrorClass
 from .backends.twilio import twilio_error_class
-from .models import SENDABLE_STATUSES, InboundMessage, MessageKind, MessageStatus, OutboundMessage, ReviewDecision
+from .models import (
+    SENDABLE_STATUSES,
+    EarlyStatus,
+    InboundMessage,
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+    ReviewDecision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +75,10 @@ def message_queue(*, kind: str, to: str, body: str, contact=None, program=None) 
 
 
 def message_claim(*, message_id: int) -> OutboundMessage | None:
-    """Take ownership of one due message; None when another worker has it or it is not sendable."""
+    """Take ownership of one due message; None when another worker has it, it is not sendable, or not yet due."""
     now = timezone.now()
-    claimed = OutboundMessage.objects.filter(pk=message_id, status__in=SENDABLE_STATUSES).update(
+    due = Q(send_after__isnull=True) | Q(send_after__lte=now)
+    claimed = OutboundMessage.objects.filter(due, pk=message_id, status__in=SENDABLE_STATUSES).update(
         status=MessageStatus.CLAIMED, claimed_at=now, attempts=F("attempts") + 1
     )
     return OutboundMessage.objects.get(pk=message_id) if claimed else None
@@ -93,53 +104,115 @@ class SendOutcome:
 
 
 def message_send_claimed(message: OutboundMessage) -> SendOutcome:
-    """Hand a CLAIMED message to the provider and record what happened.
+    """Hand one CLAIMED message to the provider and record what happened (see `messages_send_claimed`)."""
+    return messages_send_claimed([message])[0]
 
-    Consent is re-checked while the contact's row is locked and stays locked
-    until the provider has answered; an opt-out takes the same lock, so it
-    either lands before this check or after this send is recorded. A retry of
-    a send whose answer was lost asks the provider first, so it never sends
-    twice. Errors are acted on by class: 21610 records a carrier opt-out,
-    undeliverable numbers are marked, transient errors schedule a retry with
-    bounded backoff, others fail the message.
+
+def messages_send_claimed(messages: list[OutboundMessage]) -> list[SendOutcome]:
+    """Hand CLAIMED messages to the provider, concurrently, and record what happened to each.
+
+    Consent is re-checked while the contacts' rows are locked, and they stay
+    locked until the provider has answered; every consent change takes the same
+    lock first, so it either lands before this check or after these sends are
+    recorded. A retry of a send whose answer was lost asks the provider first,
+    so it never sends twice. Errors are acted on by class: 21610 records a
+    carrier opt-out, undeliverable numbers are marked, transient errors
+    schedule a retry with bounded backoff, others fail the message.
     """
     backend = get_backend()
-    try:
-        with transaction.atomic():
-            if message.contact_id:
-                Contact.objects.select_for_update(no_key=True).filter(pk=message.contact_id).exists()
-            refusal = _send_refusal(message)
-            if refusal:
-                return _record_skip(message, refusal)
-            result = _already_accepted(backend, message) if _answer_may_be_lost(message) else None
-            if result is None:
-                sms = OutgoingSMS(to=message.to, body=message.body, status_callback=status_callback_url())
-                result = backend.send(sms)
-            _record_sent(message, result)
-    except SendError as error:
-        return _record_failure(message, error)
-    message.refresh_from_db()
-    return SendOutcome(message=message, sent=True)
+    answers: dict[int, SendResult | SendError] = {}
+    outcomes: dict[int, SendOutcome] = {}
+    with transaction.atomic():
+        contact_ids = sorted({m.contact_id for m in messages if m.contact_id})
+        if contact_ids:  # in id order, so two senders sharing contacts can't deadlock
+            list(
+                Contact.objects.select_for_update(no_key=True)
+                .filter(pk__in=contact_ids)
+                .order_by("pk")
+                .values_list("pk")
+            )
+        refusals = _send_refusals(messages)
+        for message in messages:
+            if message.pk in refusals:
+                outcomes[message.pk] = _record_skip(message, refusals[message.pk])
+        ready = [m for m in messages if m.pk not in refusals]
+        # A retry whose earlier answer may be lost is settled with the provider first, one by one (rare).
+        for message in [m for m in ready if _answer_may_be_lost(m)]:
+            try:
+                found = _already_accepted(backend, message)
+            except SendError as error:
+                answers[message.pk] = error
+                continue
+            if found is not None:
+                answers[message.pk] = found
+        answers.update(_provider_send([m for m in ready if m.pk not in answers], backend))
+        for message in ready:
+            answer = answers[message.pk]
+            if isinstance(answer, SendError):
+                outcomes[message.pk] = _record_failure(message, answer)
+            else:
+                _record_sent(message, answer)
+    sent = OutboundMessage.objects.in_bulk([pk for pk in answers if pk not in outcomes])
+    outcomes.update({pk: SendOutcome(message=message, sent=True) for pk, message in sent.items()})
+    return [outcomes[m.pk] for m in messages]
 
 
-def _send_refusal(message: OutboundMessage) -> str:
-    """Why this message must not go out now ("" when it may)."""
-    if message.kind == MessageKind.CAMPAIGN:
+def _provider_send(messages: list[OutboundMessage], backend) -> dict[int, SendResult | SendError]:
+    """The provider's answer for each message; the HTTP calls overlap, the database is not touched."""
+
+    def send(message: OutboundMessage) -> SendResult | SendError:
+        try:
+            return backend.send(OutgoingSMS(to=message.to, body=message.body, status_callback=status_callback_url()))
+        except SendError as error:
+            return error
+
+    if len(messages) <= 1:
+        return {m.pk: send(m) for m in messages}
+    return dict(zip([m.pk for m in messages], _send_pool().map(send, messages), strict=True))
+
+
+@cache
+def _send_pool() -> ThreadPoolExecutor:
+    # One per process, made on first use: a pool made before Celery's prefork would not survive the fork.
+    return ThreadPoolExecutor(max_workers=settings.SMS_SEND_CONCURRENCY, thread_name_prefix="sms-send")
+
+
+def _send_refusals(messages: list[OutboundMessage]) -> dict[int, str]:
+    """Why each message must not go out now (absent when it may), checked set-based."""
+    refusals = {}
+    campaign = [m for m in messages if m.kind == MessageKind.CAMPAIGN]
+    for message in campaign:
         if not (message.contact_id and message.program_id):
-            return "campaign message without a contact and program"
-        if not consent_may_send(contact=message.contact, program=message.program):
-            return "no consent at the moment of sending"
-        return ""
-    if SuppressedNumber.objects.filter(digest=phone_digest(message.to)).exists():
-        return "number suppressed"
-    if message.kind == MessageKind.CONFIRMATION and message.contact_id and message.program_id:
-        # Confirmations and "reply YES" requests follow a sign-up; an opt-out since then cancels them.
-        live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
-        if not Subscription.objects.filter(
-            contact_id=message.contact_id, program_id=message.program_id, status__in=live
-        ).exists():
-            return "opted out before the confirmation went out"
-    return ""
+            refusals[message.pk] = "campaign message without a contact and program"
+    for program_id in {m.program_id for m in campaign if m.pk not in refusals}:
+        of_program = [m for m in campaign if m.program_id == program_id and m.pk not in refusals]
+        may = set(
+            Contact.objects.filter(pk__in=[m.contact_id for m in of_program])
+            .filter(consent_sendable_q(program=program_id))
+            .values_list("pk", flat=True)
+        )
+        for message in of_program:
+            if message.contact_id not in may:
+                refusals[message.pk] = "no consent at the moment of sending"
+    others = [m for m in messages if m.kind != MessageKind.CAMPAIGN]
+    if not others:
+        return refusals
+    digests = {m.pk: phone_digest(m.to) for m in others}
+    suppressed = set(SuppressedNumber.objects.filter(digest__in=digests.values()).values_list("digest", flat=True))
+    confirmations = [m for m in others if m.kind == MessageKind.CONFIRMATION and m.contact_id and m.program_id]
+    # Confirmations and "reply YES" requests follow a sign-up; an opt-out since then cancels them.
+    live = set(
+        Subscription.objects.filter(
+            contact_id__in=[m.contact_id for m in confirmations],
+            status__in=(SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING),
+        ).values_list("contact_id", "program_id")
+    )
+    for message in others:
+        if digests[message.pk] in suppressed:
+            refusals[message.pk] = "number suppressed"
+        elif message in confirmations and (message.contact_id, message.program_id) not in live:
+            refusals[message.pk] = "opted out before the confirmation went out"
+    return refusals
 
 
 def _answer_may_be_lost(message: OutboundMessage) -> bool:
@@ -149,9 +222,12 @@ def _answer_may_be_lost(message: OutboundMessage) -> bool:
 
 def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
     """The provider's record of this very message, when an earlier attempt reached it."""
-    known = set(OutboundMessage.objects.filter(to=message.to, sid__isnull=False).values_list("sid", flat=True))
-    for found in backend.find_sent(message.to, since=message.created_at - _RECONCILE_SKEW):
-        if found.body == message.body and found.sid not in known:
+    candidates = [f for f in backend.find_sent(message.to, since=message.created_at - _RECONCILE_SKEW)
+                  if f.body == message.body]  # fmt: skip
+    # A text with the same body that another of our messages owns is not this one.
+    known = set(OutboundMessage.objects.filter(sid__in=[f.sid for f in candidates]).values_list("sid", flat=True))
+    for found in candidates:
+        if found.sid not in known:
             log.info("message %s was already accepted as %s; not sending again", message.pk, found.sid)
             return found
     return None
@@ -170,6 +246,23 @@ def _record_sent(message: OutboundMessage, result: SendResult) -> None:
         error_code="",
         reason="",
     )
+    _early_statuses_apply(result.sid)
+
+
+def _early_statuses_apply(sid: str) -> None:
+    """Callbacks that beat the SID to the database, applied now in the order of their rank."""
+    early = list(EarlyStatus.objects.filter(sid=sid).values_list("pk", "status", "error_code"))
+    if not early:
+        return
+    for _, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[1], 0)):
+        message_status_apply(sid=sid, status=status, error_code=error_code)
+    EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+
+
+def early_statuses_purge(*, older_than: timedelta) -> int:
+    """Forget early callbacks whose SID never showed up (another system's messages, say)."""
+    deleted, _ = EarlyStatus.objects.filter(received_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def _record_skip(message: OutboundMessage, reason: str) -> SendOutcome:
@@ -249,6 +342,9 @@ def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool
                 f"status {status}",
                 evidence={"message_id": message.pk, "source": "status callback", "status": status},
             )
+        elif not OutboundMessage.objects.filter(sid=sid).exists():
+            # Not stored yet (the worker is about to commit it) or not ours: park it.
+            EarlyStatus.objects.create(sid=sid[:40], status=status, error_code=error_code[:10])
     return bool(changed)
 
 
@@ -305,4 +401,5 @@ __all__ = [
     "message_release_stale",
     "message_send_claimed",
     "message_status_apply",
+    "messages_send_claimed",
 ]

@@ -1,8 +1,10 @@
 """Celery tasks for single messages. A task takes an id, re-reads the row and calls one service."""
 
+from datetime import timedelta
+
 from celery import shared_task
 
-from .services import message_claim, message_send_claimed
+from .services import early_statuses_purge, message_claim, message_send_claimed
 
 
 # The row counts attempts and bounds them (SMS_SEND_MAX_ATTEMPTS); Celery's own bound would only
@@ -16,3 +18,8 @@ def message_deliver_task(self, message_id: int) -> None:
     outcome = message_send_claimed(message)
     if outcome.retry_at is not None:
         raise self.retry(eta=outcome.retry_at)
+
+
+@shared_task(ignore_result=True)
+def early_statuses_purge_task() -> None:
+    early_statuses_purge(older_than=timedelta(days=1))

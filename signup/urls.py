@@ -1,3 +1,9 @@
+from django.urls import path
+
+from . import views
 
 app_name = "signup"
-urlpatterns: list = []  # /join/<slug>/ and /join/<slug>/thanks/ (public forms)
+urlpatterns = [
+    path("<slug:slug>/", views.signup_page, name="join"),
+    path("<slug:slug>/thanks/", views.signup_thanks, name="thanks"),
+]

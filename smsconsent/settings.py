@@ -76,7 +76,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "smsconsent.wsgi.application"
 
 # --- Database ---------------------------------------------------------------
-(BASE_DIR / "var").mkdir(exist_ok=True)
+(BASE_DIR / "var" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise expects STATIC_ROOT
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE makes concurrent writers (web + worker) queue instead of
@@ -110,6 +110,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "campaigns-start-due": {"task": "campaigns.tasks.campaigns_start_due", "schedule": 10.0},
     "consent-expire-pending": {"task": "signup.tasks.pending_consents_expire", "schedule": 300.0},
+    "messaging-early-statuses-purge": {"task": "messaging.tasks.early_statuses_purge_task", "schedule": 3600.0},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------
@@ -156,9 +157,10 @@ PHONENUMBER_DB_FORMAT = "E164"
 SMS_ALLOWED_REGIONS = env.list("SMS_ALLOWED_REGIONS", default=["US", "CA"])
 
 # --- SMS transport ------------------------------------------------------------
-SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Texts go to the console unless Twilio credentials are given (or a backend is named).
+SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
@@ -258,3 +260,5 @@ SEND_THROTTLE_PAUSE_SECONDS = env.float("SEND_THROTTLE_PAUSE_SECONDS", default=2
 SENDING_CLOCK_OFFSET_SECONDS = env.float("SENDING_CLOCK_OFFSET_SECONDS", default=0.0)
 CAMPAIGNS_TICK_SECONDS = env.float("CAMPAIGNS_TICK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": CAMPAIGNS_TICK_SECONDS}
+# Provider calls one send worker process makes at once (threads; the HTTP pool should be as large).
+SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=16)

@@ -146,8 +146,12 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
 
 
 @pytest.fixture
-def celery_processes(transactional_db, request):
-    """Launch real Celery processes against this test's database; all are stopped when the test ends."""
+def celery_processes(django_db_serialized_rollback, transactional_db, request):
+    """Launch real Celery processes against this test's database; all are stopped when the test ends.
+
+    Serialized rollback puts the migrations' seed data (state rules, keywords, roles) back after
+    the flush, for the workers and for later tests that need it.
+    """
     with tempfile.TemporaryDirectory(prefix="celery-test-") as log_dir:
         processes = CeleryProcesses(Path(log_dir))
         try:

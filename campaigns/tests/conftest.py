@@ -1,6 +1,6 @@
 import pytest
 
-from campaigns.coordination import redis_client
+from campaigns.coordination import key, redis_client
 from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture)
 from testing.worker import celery_processes, pytest_runtest_makereport  # noqa: F401  (fixture and its hook)
 
@@ -16,7 +16,13 @@ def _engine_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    # The test Redis database is this suite's alone (TEST_REDIS_URL): leases and buckets start empty.
-    redis_client().flushdb()
+    """Leases and rate buckets start empty; only this app's keys are touched (the Redis db may be shared)."""
+
+    def clear():
+        client = redis_client()
+        for name in client.scan_iter(match=key("*"), count=1000):
+            client.delete(name)
+
+    clear()
     yield
-    redis_client().flushdb()
+    clear()

@@ -45,7 +45,7 @@ def wait_for(predicate, timeout=10.0):
         time.sleep(0.02)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_stop_during_a_slow_send_waits_for_it_and_blocks_the_next_campaign_message(fake_twilio):
     program = make_program()
     contact = subscriber(program)
@@ -75,7 +75,7 @@ def test_stop_during_a_slow_send_waits_for_it_and_blocks_the_next_campaign_messa
     assert connection.vendor == "postgresql"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_send_that_starts_while_a_stop_is_being_recorded_waits_and_then_skips(fake_twilio):
     from django.db import transaction
 

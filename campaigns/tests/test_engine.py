@@ -166,6 +166,23 @@ def test_quiet_hours_defer_a_whole_group_to_the_window_and_release_it_when_it_op
 
 
 @pytest.mark.django_db
+def test_window_closing_in_the_middle_of_a_batch_defers_the_rest(settings, monkeypatch):
+    settings.QUIET_HOURS_ENABLED = True
+    settings.SMS_SEND_CONCURRENCY = 1  # the window is checked before each group of concurrent sends
+    program = make_program()
+    for _ in range(3):
+        subscriber(program, area="212")
+    campaign = started(make_campaign(program))
+    before, after = datetime(2026, 11, 23, 20, 59, 59, tzinfo=NY), datetime(2026, 11, 23, 21, 0, 1, tzinfo=NY)
+    # The clock passes 21:00 as soon as the first text has gone out.
+    monkeypatch.setattr("campaigns.dispatch.sending_now", lambda: after if locmem.outbox else before)
+    result = campaign_send_batch(campaign_id=campaign.pk)
+    assert (result.claimed, result.sent, result.deferred) == (3, 1, 2)
+    deferred = OutboundMessage.objects.filter(campaign=campaign, status=MessageStatus.DEFERRED)
+    assert set(deferred.values_list("send_after", flat=True)) == {datetime(2026, 11, 24, 8, tzinfo=NY)}
+
+
+@pytest.mark.django_db
 def test_state_rule_edits_take_effect_without_a_deploy(settings):
     settings.QUIET_HOURS_ENABLED = True
     program = make_program()

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.smoke
 def _quiet_hours_on(settings):
     settings.QUIET_HOURS_ENABLED = True
 
+
 NY, LA, CHI = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles"), ZoneInfo("America/Chicago")
 TX = Rule(time(9), time(21), time(12), time(21), False)
 AL = Rule(time(8), time(20), None, None, True)

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'reply to review',
-                'verbose_name_plural': 'review queue',
+                'verbose_name_plural': 'replies to review',
                 'proxy': True,
                 'indexes': [],
                 'constraints': [],

@@ -75,6 +75,7 @@ def _stop_params():
     return {"MessageSid": new_sid(), "From": PHONE, "To": "+15005550006", "Body": "STOP", "AccountSid": "AC1"}
 
 
+@pytest.mark.smoke
 def test_missing_signature_is_rejected_and_nothing_is_stored(fake_twilio, client):
     subscribed()
     response = _raw_post(client, _stop_params())
@@ -130,6 +131,7 @@ def test_get_is_not_allowed(client):
 # -- opt-out -----------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_stop_opts_out_of_every_program_and_confirms_once_without_marketing(text):
     contact, programs = subscribed(programs=2)
     response = text("STOP", sid="SM" + "1" * 32)
@@ -156,6 +158,7 @@ def test_a_second_stop_from_an_opted_out_number_gets_no_second_confirmation(text
     assert InboundMessage.objects.filter(classification=InboundClassification.OPT_OUT).count() == 3
 
 
+@pytest.mark.smoke
 def test_a_repeat_delivery_of_the_same_message_sid_changes_and_sends_nothing(text):
     subscribed()
     sid = new_sid()

@@ -1,5 +1,6 @@
 """`POST /sms/status/`: signed, monotonic, and acting on the provider's error codes."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -9,8 +10,9 @@ from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, S
 from contacts.selectors import subscription_status
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
-from messaging.models import MessageKind, MessageStatus, OutboundMessage
-from messaging.services import message_claim, message_send_claimed, message_status_apply
+from messaging.backends.locmem import LocmemBackend
+from messaging.models import EarlyStatus, MessageKind, MessageStatus, OutboundMessage
+from messaging.services import early_statuses_purge, message_claim, message_send_claimed, message_status_apply
 from testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +58,7 @@ def test_statuses_move_forward_through_the_lifecycle(sent, callback):
         assert status_of(sent) == status
 
 
+@pytest.mark.smoke
 def test_a_late_sent_never_moves_a_delivered_message_backwards(sent, callback):
     callback(sent.sid, "delivered")
     callback(sent.sid, "sent")
@@ -129,3 +132,34 @@ def test_a_transient_delivery_error_only_records_the_code(sent, callback):
     callback(sent.sid, "undelivered", 30003)
     assert Contact.objects.get(pk=sent.contact_id).undeliverable_at is None
     assert ConsentEvent.objects.filter(kind=ConsentKind.OPT_OUT).count() == 0
+
+
+class CallbackFirstBackend(LocmemBackend):
+    """The provider answers the create only after its own "delivered" callback has reached us."""
+
+    post_callback = None
+
+    def send(self, sms):
+        result = super().send(sms)
+        self.post_callback(result.sid, "delivered")
+        return result
+
+
+def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_is_stored(settings, callback):
+    settings.SMS_BACKEND = "messaging.tests.test_status_callbacks.CallbackFirstBackend"
+    CallbackFirstBackend.post_callback = staticmethod(callback)
+    contact, program = make_contact(), make_program()
+    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
+    message = OutboundMessage.objects.create(
+        kind=MessageKind.CONFIRMATION, contact=contact, program=program, to=str(contact.phone), body="Welcome"
+    )
+    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    assert outcome.sent
+    assert status_of(message) == MessageStatus.DELIVERED
+    assert not EarlyStatus.objects.exists()
+
+
+def test_callbacks_for_unknown_sids_are_kept_only_for_a_while(callback):
+    callback("SM" + "f" * 32, "delivered")
+    assert EarlyStatus.objects.filter(sid="SM" + "f" * 32).exists()
+    assert early_statuses_purge(older_than=timedelta(0)) == 1

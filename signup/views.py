@@ -1,0 +1,77 @@
+"""Public opt-in pages: /join/<slug>/ and /join/<slug>/thanks/."""
+
+import logging
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from contacts.models import Program
+from contacts.phones import phone_digest
+from contacts.services import client_ip, evidence_from_request
+
+from .disclosure import disclosure_compose
+from .forms import SignupForm
+from .ratelimit import rate_limit_exceeded
+from .services import signup_submit
+
+log = logging.getLogger(__name__)
+
+
+def _active_program(slug: str) -> Program:
+    return get_object_or_404(Program, slug=slug, is_active=True)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def signup_page(request, slug):
+    program = _active_program(slug)
+    disclosure = disclosure_compose(program)
+    if request.method == "GET":
+        form = SignupForm(program=program, disclosure=disclosure)
+        return _render_form(request, program, disclosure, form)
+
+    form = SignupForm(request.POST, program=program, disclosure=disclosure)
+    ip = client_ip(request)
+    if rate_limit_exceeded(scope="signup-ip", key=ip, rate=settings.SIGNUP_RATE_LIMIT_PER_IP):
+        log.warning("sign-up for program %s blocked: too many attempts from %s", program.pk, ip)
+        return _render_blocked(request, program, disclosure, form)
+    if not form.is_valid():
+        return _render_form(request, program, disclosure, form)
+    phone = form.cleaned_data["phone"]
+    # Counted only for complete sign-ups: this limit protects the number's owner from text bombing.
+    digest = phone_digest(phone)
+    if rate_limit_exceeded(scope="signup-phone", key=digest, rate=settings.SIGNUP_RATE_LIMIT_PER_PHONE):
+        log.warning("sign-up for program %s blocked: too many attempts for number %s…", program.pk, digest[:12])
+        return _render_blocked(request, program, disclosure, form)
+
+    signup_submit(
+        program=program,
+        phone=phone,
+        first_name=form.cleaned_data.get("first_name", ""),
+        disclosure=disclosure,
+        request_evidence=evidence_from_request(request),
+        age_gate=form.age_gate_result(),
+    )
+    return redirect("signup:thanks", slug=program.slug)
+
+
+def _render_form(request, program, disclosure, form, *, blocked_message="", status=200):
+    context = {"program": program, "disclosure": disclosure, "form": form, "blocked_message": blocked_message}
+    return render(request, "signup/join.html", context, status=status)
+
+
+def _render_blocked(request, program, disclosure, form):
+    message = _("Too many sign-up attempts. Nothing was sent. Please try again later.")
+    return _render_form(request, program, disclosure, form, blocked_message=message, status=429)
+
+
+@require_GET
+def signup_thanks(request, slug):
+    program = _active_program(slug)
+    context = {"program": program, "pending_hours": settings.CONSENT_PENDING_EXPIRY_HOURS}
+    return render(request, "signup/thanks.html", context)
