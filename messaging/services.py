@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -146,12 +146,10 @@ def messages_send_claimed(messages: list[OutboundMessage]) -> list[SendOutcome]:
             if found is not None:
                 answers[message.pk] = found
         answers.update(_provider_send([m for m in ready if m.pk not in answers], backend))
+        _records_sent([(m, answers[m.pk]) for m in ready if isinstance(answers[m.pk], SendResult)])
         for message in ready:
-            answer = answers[message.pk]
-            if isinstance(answer, SendError):
-                outcomes[message.pk] = _record_failure(message, answer)
-            else:
-                _record_sent(message, answer)
+            if isinstance(answers[message.pk], SendError):
+                outcomes[message.pk] = _record_failure(message, answers[message.pk])
     sent = OutboundMessage.objects.in_bulk([pk for pk in answers if pk not in outcomes])
     outcomes.update({pk: SendOutcome(message=message, sent=True) for pk, message in sent.items()})
     return [outcomes[m.pk] for m in messages]
@@ -233,30 +231,40 @@ def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
     return None
 
 
-def _record_sent(message: OutboundMessage, result: SendResult) -> None:
-    now = timezone.now()
-    status = result.status if result.status in STATUS_RANK else MessageStatus.QUEUED
-    # The SID is stored whatever happened meanwhile (e.g. a cancel): the text did go out.
-    OutboundMessage.objects.filter(pk=message.pk).update(
-        status=Case(When(status=MessageStatus.CLAIMED, then=Value(status)), default=F("status")),
-        sid=result.sid,
-        segments=result.segments,
-        sent_at=now,
-        status_updated_at=now,
-        error_code="",
-        reason="",
-    )
-    _early_statuses_apply(result.sid)
-
-
-def _early_statuses_apply(sid: str) -> None:
-    """Callbacks that beat the SID to the database, applied now in the order of their rank."""
-    early = list(EarlyStatus.objects.filter(sid=sid).values_list("pk", "status", "error_code"))
-    if not early:
+def _records_sent(sent: list[tuple[OutboundMessage, SendResult]]) -> None:
+    """Store the provider's SID and first status of each sent message, in one statement on PostgreSQL."""
+    if not sent:
         return
-    for _, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[1], 0)):
+    now = timezone.now()
+    rows = [(m.pk, r.sid, r.status if r.status in STATUS_RANK else MessageStatus.QUEUED, r.segments) for m, r in sent]
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s, %s, %s::smallint)"] * len(rows))
+        with connection.cursor() as cursor:
+            # The SID is stored whatever happened meanwhile (e.g. a cancel): the text did go out.
+            cursor.execute(
+                f"UPDATE {OutboundMessage._meta.db_table} AS m SET "  # noqa: S608 — only placeholders are interpolated
+                "status = CASE WHEN m.status = %s THEN v.status ELSE m.status END, "
+                "sid = v.sid, segments = v.segments, sent_at = %s, status_updated_at = %s, "
+                "error_code = '', reason = '' "
+                f"FROM (VALUES {values}) AS v(id, sid, status, segments) WHERE m.id = v.id",
+                [MessageStatus.CLAIMED.value, now, now, *[field for row in rows for field in row]],
+            )
+    else:
+        for pk, sid, status, segments in rows:
+            OutboundMessage.objects.filter(pk=pk).update(
+                status=Case(When(status=MessageStatus.CLAIMED, then=Value(status)), default=F("status")),
+                sid=sid, segments=segments, sent_at=now, status_updated_at=now, error_code="", reason="",
+            )  # fmt: skip
+    _early_statuses_apply([sid for _, sid, _, _ in rows])
+
+
+def _early_statuses_apply(sids: list[str]) -> None:
+    """Callbacks that beat their SID to the database, applied now in the order of their rank."""
+    early = list(EarlyStatus.objects.filter(sid__in=sids).values_list("pk", "sid", "status", "error_code"))
+    for _, sid, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[2], 0)):
         message_status_apply(sid=sid, status=status, error_code=error_code)
-    EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+    if early:
+        EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
 
 
 def early_statuses_purge(*, older_than: timedelta) -> int:
