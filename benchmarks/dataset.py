@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import phonenumbers
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from contacts.ledger import GENESIS_HASH, event_hash
@@ -47,7 +48,7 @@ def textable_area_codes() -> list[AreaCode]:
         sample = f"+1{code}2345678"
         try:
             facts = phone_facts(sample)
-        except Exception:  # noqa: BLE001 — invalid, toll-free or otherwise not textable: skip
+        except ValidationError:  # invalid, toll-free or otherwise not textable
             continue
         found.append(AreaCode(code, facts.time_zones, facts.region))
     return found

@@ -23,25 +23,50 @@ def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     a = result.get("audience_build")
     if a:
-        rows.append(("1. Audience build", f"{a['rows']:,} rows in {a['ours_seconds']} s vs psql {a['psql_seconds']} s "
-                     f"(ratio {a['ratio']})", "ratio ≤ 1.5", _verdict(a["ratio"] <= 1.5)))  # fmt: skip
+        rows.append(
+            (
+                "1. Audience build",
+                f"{a['rows']:,} rows in {a['ours_seconds']} s vs psql {a['psql_seconds']} s (ratio {a['ratio']})",
+                "ratio ≤ 1.5",
+                _verdict(a["ratio"] <= 1.5),
+            )
+        )
     d = result.get("dispatch")
     if d:
         rate = d["messages_per_second"]
-        rows.append(("2. Dispatch", f"{rate['1']:,}/s with 1 worker, {rate['2']:,}/s with 2; bare HTTP loop "
-                     f"{d['http_baseline_per_second']['2']:,}/s (ratio {d['ratio_2_workers']})",
-                     "≥ 1,000/s, ratio ≥ 0.5",
-                     _verdict(rate["2"] >= 1000 and (d["ratio_2_workers"] or 0) >= 0.5)))  # fmt: skip
+        rows.append(
+            (
+                "2. Dispatch",
+                f"{rate['1']:,}/s with 1 worker, {rate['2']:,}/s with 2; bare HTTP loop "
+                f"{d['http_baseline_per_second']['2']:,}/s (ratio {d['ratio_2_workers']})",
+                "≥ 1,000/s, ratio ≥ 0.5",
+                _verdict(rate["2"] >= 1000 and (d["ratio_2_workers"] or 0) >= 0.5),
+            )
+        )
     m = result.get("memory")
     if m and m.get("ratio") is not None:
-        peaks = ", ".join(f"{int(k):,}: {v} MB" for k, v in sorted(m["worker_peak_mb"].items(), key=lambda kv: int(kv[0])))
-        rows.append(("3. Memory (peak RSS per worker process)", f"{peaks}; beat {m['beat_peak_mb']} MB "
-                     f"(ratio {m['ratio']})", "largest / 10,000 ≤ 1.25", _verdict(m["ratio"] <= 1.25)))  # fmt: skip
+        peaks = ", ".join(
+            f"{int(k):,}: {v} MB" for k, v in sorted(m["worker_peak_mb"].items(), key=lambda kv: int(kv[0]))
+        )
+        rows.append(
+            (
+                "3. Memory (peak RSS per worker process)",
+                f"{peaks}; beat {m['beat_peak_mb']} MB (ratio {m['ratio']})",
+                "largest / 10,000 ≤ 1.25",
+                _verdict(m["ratio"] <= 1.25),
+            )
+        )
     o = (result.get("end_to_end") or {}).get("optout_under_load")
     if o:
-        rows.append(("4. STOP under load", f"{o['ok']:,} STOPs at 200/s: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms; "
-                     f"{o['sent_after_stop']} sent after STOP", "p99 ≤ 50 ms, 0 after STOP",
-                     _verdict(o["p99_ms"] is not None and o["p99_ms"] <= 50 and o["sent_after_stop"] == 0)))  # fmt: skip
+        rows.append(
+            (
+                "4. STOP under load",
+                f"{o['ok']:,} STOPs at 200/s: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms; "
+                f"{o['sent_after_stop']} sent after STOP",
+                "p99 ≤ 50 ms, 0 after STOP",
+                _verdict(o["p99_ms"] is not None and o["p99_ms"] <= 50 and o["sent_after_stop"] == 0),
+            )
+        )
     adm = result.get("admin")
     if adm:
         worst = max(v["p95_ms"] for v in adm["pages"].values())
@@ -49,9 +74,16 @@ def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
         rows.append(("5. Admin at scale (p95)", detail, "≤ 300 ms", _verdict(worst <= 300)))
     e = result.get("end_to_end")
     if e:
-        rows.append(("6. Campaign wall time", f"{e['recipients']:,} recipients: {e['wall_seconds']} s end to end "
-                     f"(build {e['build_seconds']} s, last send at {e['sending_done_seconds']} s, "
-                     f"{e['callbacks_done']:,} receipts)", "reported", "—"))  # fmt: skip
+        rows.append(
+            (
+                "6. Campaign wall time",
+                f"{e['recipients']:,} recipients: {e['wall_seconds']} s end to end "
+                f"(build {e['build_seconds']} s, last send at {e['sending_done_seconds']} s, "
+                f"{e['callbacks_done']:,} receipts)",
+                "reported",
+                "—",
+            )
+        )
     return rows
 
 
@@ -86,13 +118,19 @@ def chart_write(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 4, figsize=(16, 4))
     a = result.get("audience_build")
     if a:
-        axes[0].bar(["smsconsent", "psql INSERT…SELECT"], [a["ours_seconds"], a["psql_seconds"]], color=["#2b6cb0", "#999"])
+        axes[0].bar(
+            ["smsconsent", "psql INSERT…SELECT"], [a["ours_seconds"], a["psql_seconds"]], color=["#2b6cb0", "#999"]
+        )
         axes[0].set_title(f"1. Audience build, {a['rows']:,} rows (s)")
     d = result.get("dispatch")
     if d:
         labels = ["1 worker", "2 workers", "HTTP loop ×1", "HTTP loop ×2"]
-        values = [d["messages_per_second"]["1"], d["messages_per_second"]["2"],
-                  d["http_baseline_per_second"]["1"], d["http_baseline_per_second"]["2"]]  # fmt: skip
+        values = [
+            d["messages_per_second"]["1"],
+            d["messages_per_second"]["2"],
+            d["http_baseline_per_second"]["1"],
+            d["http_baseline_per_second"]["2"],
+        ]
         axes[1].bar(labels, values, color=["#2b6cb0", "#2b6cb0", "#999", "#999"])
         axes[1].axhline(1000, color="#c53030", linestyle="--", linewidth=1)
         axes[1].set_title("2. Dispatch (messages/s)")

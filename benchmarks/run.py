@@ -34,8 +34,10 @@ def _database_create(url: str) -> None:
     server = url.rsplit("/", 1)[0] + "/postgres"
     exists = subprocess.run(
         ["psql", server, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not exists:
         subprocess.run(["psql", server, "-qc", f'CREATE DATABASE "{name}"'], check=True)
 
@@ -85,7 +87,9 @@ def main(argv=None) -> None:
         for small in _memory_scales(args.scale):
             print(f"memory: {small:,} contacts end to end", flush=True)
             dataset = dataset_build(scale=small)
-            e2e = bench_cases.case_end_to_end(program_id=dataset.campaign_program_id, env_for=env_for, with_optout=False)
+            e2e = bench_cases.case_end_to_end(
+                program_id=dataset.campaign_program_id, env_for=env_for, with_optout=False
+            )
             worker_peaks[str(small)], beat_peaks[str(small)] = _worker_peak(e2e)
 
     print(f"data set: {args.scale:,} contacts", flush=True)
@@ -97,7 +101,9 @@ def main(argv=None) -> None:
     audience = None
     if cases & {"audience", "dispatch", "admin"}:
         print("1. audience build", flush=True)
-        audience = bench_cases.case_audience_build(program_id=dataset.campaign_program_id, database_url=args.database_url)
+        audience = bench_cases.case_audience_build(
+            program_id=dataset.campaign_program_id, database_url=args.database_url
+        )
         result["audience_build"] = audience
         print(f"  {audience}", flush=True)
     if "admin" in cases:
@@ -119,7 +125,9 @@ def main(argv=None) -> None:
         result["memory"] = {
             "worker_peak_mb": worker_peaks,
             "beat_peak_mb": beat_peaks,
-            "ratio": round(worker_peaks[str(args.scale)] / worker_peaks[smallest], 2) if smallest != str(args.scale) else None,
+            "ratio": round(worker_peaks[str(args.scale)] / worker_peaks[smallest], 2)
+            if smallest != str(args.scale)
+            else None,
         }
         print(f"  {e2e}", flush=True)
 
