@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import connection
 
@@ -203,7 +202,3 @@ def dataset_build(*, scale: int, seed: int = 7) -> Dataset:
 
 def _json(value: dict) -> str:
     return json.dumps(value, default=str)
-
-
-def is_valid(e164: str) -> bool:
-    return phonenumbers.is_valid_number(phonenumbers.parse(e164))
