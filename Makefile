@@ -21,6 +21,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
 run: $(VENV)/.installed
 	scripts/run.sh
 
@@ -41,6 +45,12 @@ test-sqlite: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+# Benchmarks at SCALE contacts (default one million); results in benchmarks/results/ and the README.
+SCALE ?= 1000000
+bench: $(VENV)/.installed-bench
+	scripts/ensure-services.sh postgres redis
+	$(PY) -m benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/static

@@ -83,6 +83,36 @@ def segments_of(body: str) -> int:
     return segment_count(body)
 
 
+def message_resource(account_sid: str, form: dict) -> dict:
+    """The JSON Twilio answers a successful message create with."""
+    now = datetime.now(UTC)
+    sid = new_sid("SM")
+    body, to = form.get("Body", ""), form.get("To", "")
+    service = form.get("MessagingServiceSid") or None
+    return {
+        "account_sid": account_sid,
+        "api_version": API_VERSION,
+        "body": body,
+        "date_created": _rfc2822(now),
+        "date_sent": None,
+        "date_updated": _rfc2822(now),
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": form.get("From") or None,
+        "messaging_service_sid": service,
+        "num_media": "0",
+        "num_segments": str(segments_of(body)),
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "accepted" if service else "queued",
+        "subresource_uris": {"media": f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}/Media.json"},
+        "to": to,
+        "uri": f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}.json",
+    }
+
+
 @dataclass
 class Misbehaviour:
     """What the fake does instead of a clean 201, for `remaining` create requests (None: until cleared)."""
@@ -331,31 +361,8 @@ class FakeTwilio:
             code = rule.code or HTTP_STATUS_CODES.get(rule.status, 20500)
             status = rule.status or ERROR_HTTP_STATUS.get(code, 400)
             return status, error_body(code, status), rule
-        now = datetime.now(UTC)
-        sid = new_sid("SM")
-        service = form.get("MessagingServiceSid") or None
-        resource = {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "body": body,
-            "date_created": _rfc2822(now),
-            "date_sent": None,
-            "date_updated": _rfc2822(now),
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": form.get("From") or None,
-            "messaging_service_sid": service,
-            "num_media": "0",
-            "num_segments": str(segments_of(body)),
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "accepted" if service else "queued",
-            "subresource_uris": {"media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
-            "to": to,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
-        }
+        resource = message_resource(self.account_sid, form)
+        sid = resource["sid"]
         with self._lock:
             self._messages[sid] = resource
         return 201, dict(resource), rule
