@@ -183,6 +183,8 @@ def case_optout_under_load(*, campaign_id: int, web_url: str, fake, rate: float 
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "sent_after_stop": len(late),
+        # Each late text with when the fake accepted it and when its STOP was answered, to investigate.
+        "late_examples": [{"to": to, "fake_at": t, "stop_answered_at": stopped_at[to]} for to, t in late[:10]],
         "target_p99_ms_max": 50,
         "target_sent_after_stop": 0,
     }

@@ -17,7 +17,7 @@ from django.db import connection
 
 from contacts.ledger import GENESIS_HASH, event_hash
 from contacts.models import ConsentEvent, Program
-from contacts.phones import phone_digest, phone_facts
+from contacts.phones import phone_digest, phone_facts, phone_parse
 
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Elena", "Femi", "Grace", "Hugo", "Iris", "Jon", ""]
 CITIES = ["Austin", "Miami", "Denver", "Boston", "Tulsa", "Seattle", "Fresno", "Tampa"]
@@ -62,10 +62,19 @@ def _phones(rng: random.Random, area_codes: list[AreaCode], n: int):
         if exchange % 100 == 11 or exchange == 555:  # N11 and 555 exchanges aren't assignable
             continue
         e164 = f"+1{ac.code}{exchange}{rng.randrange(10000):04d}"
-        if e164 in seen:
+        if e164 in seen or not _textable(e164):
             continue
         seen.add(e164)
         yield e164, ac
+
+
+def _textable(e164: str) -> bool:
+    # Only numbers the product itself would accept, as if every contact had come in through a form.
+    try:
+        phone_parse(e164)
+    except ValidationError:
+        return False
+    return True
 
 
 def _reset(cursor) -> None:

@@ -75,6 +75,7 @@ def main(argv=None) -> None:
     from .report import markdown_table, readme_update, results_write
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG=0 serves the hashed files, as in production
     redis.Redis.from_url(args.redis_url).flushdb()
     result = {
         "scale": args.scale,

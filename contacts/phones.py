@@ -83,6 +83,22 @@ def phone_parse(raw, *, region: str | None = None) -> phonenumbers.PhoneNumber:
     return number
 
 
+def phone_normalize(raw) -> str | None:
+    """E.164 for anything shaped like a phone number, valid for texting or not (None otherwise).
+
+    For matching what arrives from the carrier against what we store: a STOP
+    must find its contact even when the number would not pass `phone_parse`
+    today (metadata changes, older imports).
+    """
+    try:
+        number = phonenumbers.parse(str(raw or "").strip(), settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def phone_e164(raw) -> str:
     number = raw if isinstance(raw, phonenumbers.PhoneNumber) else phone_parse(raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -21,7 +21,7 @@ from contacts.models import (
     Subscription,
     SubscriptionStatus,
 )
-from contacts.phones import phone_e164
+from contacts.phones import phone_normalize
 from contacts.selectors import subscription_status
 from contacts.services import consent_confirm_pending, consent_opt_in, consent_opt_out, contact_get_or_create
 
@@ -90,10 +90,9 @@ def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
 
 
 def _e164_or_none(raw: str) -> str | None:
-    try:
-        return phone_e164(raw)
-    except ValidationError:  # a short code, an alphanumeric sender or a number we don't serve
-        return None
+    # Lenient on purpose: a short code or an alphanumeric sender gives None, but any real number
+    # finds its contact, even one that would fail today's stricter checks for new numbers.
+    return phone_normalize(raw)
 
 
 def _classify(params: Mapping[str, str]) -> kw.Classification:
@@ -152,7 +151,10 @@ def _already_opted_out(contact: Contact) -> bool:
 def _on_opt_out(message, result, e164) -> _Effect:
     if not e164:
         return _Effect("not a number we text: nothing to revoke")
-    contact = _contact_for(message, e164)
+    try:
+        contact = _contact_for(message, e164)
+    except ValidationError:  # unknown, and not a number we would ever accept for texting
+        return _Effect("not a number we text: nothing to revoke")
     already = _already_opted_out(contact)
     scope = program_last_texted(contact=contact) if settings.CONSENT_OPT_OUT_SCOPE == "program" else None
     consent_opt_out(contact=contact, program=scope, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result))

@@ -335,3 +335,29 @@ def test_a_missing_message_sid_is_a_bad_request(fake_twilio, client):
     response = _raw_post(client, params, fake_twilio.sign(inbound_url(), params))
     assert response.status_code == 400
     assert InboundMessage.objects.count() == 0
+
+
+# A number today's checks would refuse (a 983 area-code exchange the metadata doesn't list),
+# as an older import may have stored it.
+LEGACY = "+19836369960"
+
+
+def test_stop_from_a_stored_number_that_fails_todays_checks_still_opts_out(text):
+    from contacts.models import Contact
+    from contacts.phones import phone_digest
+
+    contact = Contact.objects.create(phone=LEGACY, phone_digest=phone_digest(LEGACY))
+    program = make_program()
+    consent_opt_in(contact=contact, program=program, method=ConsentMethod.IMPORT, evidence={"reason": "old list"})
+    response = text("STOP", from_=LEGACY)
+    assert response.status_code == 200
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
+    assert InboundMessage.objects.get().contact == contact
+
+
+def test_stop_from_an_unknown_number_we_would_never_text_is_stored_and_answered(text):
+    response = text("STOP", from_=LEGACY)
+    assert response.status_code == 200
+    message = InboundMessage.objects.get()
+    assert (message.contact, message.effect) == (None, "not a number we text: nothing to revoke")
+    assert not ConsentEvent.objects.exists()
