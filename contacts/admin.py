@@ -127,10 +127,8 @@ class RegionFilter(admin.SimpleListFilter):
 # --- Inlines: consent history, read-only ----------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class ReadOnlyMixin:
+    """Nobody adds, changes or deletes here, superusers included: evidence is only ever read."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -140,6 +138,12 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
 
 
 class SubscriptionInline(ReadOnlyInline):
@@ -449,15 +453,8 @@ class SuppressedNumberAdmin(admin.ModelAdmin):
 # --- The ledger: read-only everywhere -----------------------------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(ConsentEvent)
