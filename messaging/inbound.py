@@ -135,11 +135,6 @@ def _contact_for(message: InboundMessage, e164: str) -> Contact:
     return message.contact
 
 
-def _brand_for(contact: Contact | None) -> str:
-    program = program_last_texted(contact=contact) if contact else None
-    return program.brand if program else settings.SMS_DEFAULT_BRAND
-
-
 def _already_opted_out(contact: Contact) -> bool:
     live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
     return (
@@ -155,14 +150,18 @@ def _on_opt_out(message, result, e164) -> _Effect:
         contact = _contact_for(message, e164)
     except ValidationError:  # unknown, and not a number we would ever accept for texting
         return _Effect("not a number we text: nothing to revoke")
+    # Every read comes before the opt-out: from its ledger append until this transaction commits,
+    # every other consent change waits (the hash chain is serialized), so nothing slow may follow it.
     already = _already_opted_out(contact)
-    scope = program_last_texted(contact=contact) if settings.CONSENT_OPT_OUT_SCOPE == "program" else None
+    last_program = program_last_texted(contact=contact)
+    brand = last_program.brand if last_program else settings.SMS_DEFAULT_BRAND
+    scope = last_program if settings.CONSENT_OPT_OUT_SCOPE == "program" else None
     consent_opt_out(contact=contact, program=scope, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result))
     if already:
         return _Effect("opt-out recorded again; already opted out, so no second confirmation")
     if _twilio_answers(message):
         return _Effect("opted out; Twilio's Advanced Opt-Out sent the confirmation")
-    return _Effect("opted out", [text_opt_out_confirmation_generic(_brand_for(contact))])
+    return _Effect("opted out", [text_opt_out_confirmation_generic(brand)])
 
 
 def _on_opt_in(message, result, e164) -> _Effect:

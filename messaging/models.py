@@ -44,12 +44,19 @@ SENDABLE_STATUSES = (MessageStatus.PENDING, MessageStatus.DEFERRED, MessageStatu
 
 class OutboundMessage(models.Model):
     kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    # No single-column indexes on contact and campaign: the composite indexes below lead with them,
+    # and every index more is written for each of a million rows built and each SID stored.
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="outbound_messages"
+        "contacts.Contact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+        db_index=False,
     )
     program = models.ForeignKey("contacts.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+        "campaigns.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="messages", db_index=False
     )
     to = models.CharField(max_length=20, help_text=_("E.164"))
     # Campaign bodies are rendered when the message is sent; this is what the person received.
@@ -58,7 +65,7 @@ class OutboundMessage(models.Model):
     send_after = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    sid = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    sid = models.CharField(max_length=40, null=True, blank=True)  # unique: see Meta
     segments = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=10, blank=True)
     reason = models.CharField(max_length=200, blank=True)
@@ -72,6 +79,8 @@ class OutboundMessage(models.Model):
             models.UniqueConstraint(
                 fields=["campaign", "contact"], condition=Q(campaign__isnull=False), name="one_message_per_recipient"
             ),
+            # A constraint rather than unique=True, which on PostgreSQL adds a second, LIKE-only index.
+            models.UniqueConstraint(fields=["sid"], name="outbound_sid_unique"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="outbound_status_valid"),
             models.CheckConstraint(
                 condition=Q(kind=MessageKind.CAMPAIGN, campaign__isnull=False) | ~Q(kind=MessageKind.CAMPAIGN),
@@ -83,6 +92,9 @@ class OutboundMessage(models.Model):
             models.Index(fields=["campaign", "status", "send_after"], name="outbound_claim"),
             # Frequency caps: what a contact got recently.
             models.Index(fields=["contact", "sent_at"], name="outbound_contact_recent"),
+            # A contact's latest message (a STOP's program and brand): without it, PostgreSQL walks the
+            # primary key backwards through every newer message of a campaign.
+            models.Index(fields=["contact", "id"], name="outbound_contact_latest"),
         ]
 
     def __str__(self):

@@ -61,8 +61,13 @@ TERMINAL_STATUSES = (MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageSta
 _RECONCILE_SKEW = timedelta(minutes=2)
 
 
+def status_callback_base_url() -> str:
+    """The origin Twilio posts delivery receipts to, and the one their signatures cover."""
+    return (settings.STATUS_CALLBACK_BASE_URL or settings.PUBLIC_BASE_URL).rstrip("/")
+
+
 def status_callback_url() -> str:
-    return settings.PUBLIC_BASE_URL + "/sms/status/"
+    return status_callback_base_url() + "/sms/status/"
 
 
 def message_queue(*, kind: str, to: str, body: str, contact=None, program=None) -> OutboundMessage:

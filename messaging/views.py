@@ -11,17 +11,17 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from .inbound import inbound_receive
-from .services import message_status_apply
+from .services import message_status_apply, status_callback_base_url
 
 log = logging.getLogger(__name__)
 
 
-def twilio_signature_valid(request) -> bool:
+def twilio_signature_valid(request, base_url: str) -> bool:
     """Check `X-Twilio-Signature` over the URL Twilio called: the public one, not the one behind our proxy."""
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not settings.TWILIO_AUTH_TOKEN:
         return False
-    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    url = base_url + request.get_full_path()
     return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST, signature)
 
 
@@ -33,7 +33,7 @@ def _forbidden(request):
 @csrf_exempt  # Twilio can't send a CSRF token; the signature authenticates the request instead
 @require_POST
 def inbound_webhook(request):
-    if not twilio_signature_valid(request):
+    if not twilio_signature_valid(request, settings.PUBLIC_BASE_URL):
         return _forbidden(request)
     try:
         outcome = inbound_receive(params=request.POST)
@@ -48,7 +48,7 @@ def inbound_webhook(request):
 @csrf_exempt
 @require_POST
 def status_callback(request):
-    if not twilio_signature_valid(request):
+    if not twilio_signature_valid(request, status_callback_base_url()):
         return _forbidden(request)
     message_status_apply(
         sid=request.POST.get("MessageSid", ""),

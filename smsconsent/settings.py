@@ -169,6 +169,9 @@ TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 # record the keyword but must not send a second reply.
 TWILIO_ADVANCED_OPT_OUT = env.bool("TWILIO_ADVANCED_OPT_OUT", default=False)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where Twilio posts delivery receipts (empty: PUBLIC_BASE_URL). A host of their own, served by its own
+# web processes, keeps a flood of receipts during a campaign from queueing in front of opt-outs.
+STATUS_CALLBACK_BASE_URL = env.str("STATUS_CALLBACK_BASE_URL", default="").rstrip("/")
 
 # --- Consent and privacy rules (compliance.md) --------------------------------
 SUPPRESSION_HMAC_KEY = env.str("SUPPRESSION_HMAC_KEY", default="")

@@ -163,3 +163,23 @@ def test_callbacks_for_unknown_sids_are_kept_only_for_a_while(callback):
     callback("SM" + "f" * 32, "delivered")
     assert EarlyStatus.objects.filter(sid="SM" + "f" * 32).exists()
     assert early_statuses_purge(older_than=timedelta(0)) == 1
+
+
+def test_receipts_can_go_to_a_host_of_their_own_and_are_signed_over_it(settings, fake_twilio, client):
+    settings.STATUS_CALLBACK_BASE_URL = "https://receipts.example.com/"
+    contact = make_contact()
+    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
+                                             body="Welcome")  # fmt: skip
+    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    [request] = fake_twilio.create_requests()
+    assert request.form["StatusCallback"] == "https://receipts.example.com/sms/status/"
+
+    # Signed over the main public origin: not the URL Twilio was given, so refused.
+    forged = fake_twilio.post_status_callback(status_url(), outcome.message.sid, "delivered", client=client)
+    assert forged.status_code == 403
+    assert status_of(outcome.message) == MessageStatus.QUEUED
+    good = fake_twilio.post_status_callback(
+        "https://receipts.example.com/sms/status/", outcome.message.sid, "delivered", client=client
+    )
+    assert good.status_code == 200
+    assert status_of(outcome.message) == MessageStatus.DELIVERED
