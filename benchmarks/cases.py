@@ -196,14 +196,17 @@ def case_optout_under_load(*, campaign_id: int, web_url: str, fake, rate: float 
 def case_end_to_end(*, program_id: int, env_for, with_optout: bool, timeout: float = 4 * 3600) -> dict:
     """Start a campaign the way staff do and wait for every message's delivery receipt."""
     fake = procs.start_fake(env_for(), callbacks=True)
-    web_port = procs.free_port()
-    env = env_for(fake_url=fake.extra["url"], web_url=f"http://127.0.0.1:{web_port}")
+    web_port, receipts_port = procs.free_port(), procs.free_port()
+    env = env_for(fake_url=fake.extra["url"], web_url=f"http://127.0.0.1:{web_port}",
+                  STATUS_CALLBACK_BASE_URL=f"http://127.0.0.1:{receipts_port}")  # fmt: skip
     started_procs = [fake]
     optout = None
     try:
+        # Opt-outs (and the admin) on one pool; delivery receipts and sending are bulk work at lower priority.
         web = procs.start_web(env, port=web_port)
-        started_procs.append(web)
-        workers = [procs.start_worker(env, f"e2e-w{n}") for n in (1, 2)]
+        receipts = procs.start_web(env, port=receipts_port, name="receipts", niceness=procs.BULK_NICENESS)
+        started_procs += [web, receipts]
+        workers = [procs.start_worker(env, f"e2e-w{n}", niceness=procs.BULK_NICENESS) for n in (1, 2)]
         beat = procs.start_beat(env)
         started_procs += [*workers, beat]
         campaign = new_campaign(program_id, "bench: end to end")

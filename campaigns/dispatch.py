@@ -27,6 +27,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from messaging.models import SENDABLE_STATUSES, MessageStatus, OutboundMessage
 from messaging.services import messages_send_claimed
+from smsconsent.db import rows_update
 
 from . import coordination, frequency, quiet_hours, throttle
 from .audience import EXCLUSION_LABELS, EXCLUSION_REASONS, exclusion_conditions
@@ -189,7 +190,7 @@ def _hold_for_cap(message_id: int, over) -> None:
 def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
     """Render each claimed message's text and store it before sending (a reconcile can then compare bodies)."""
     template = body_compile(campaign.body)
-    ready, bodies = [], []
+    ready, bodies = [], []  # bodies: (message id, text)
     for row in rows:
         fields = {
             "first_name": row["contact__first_name"],
@@ -206,9 +207,9 @@ def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
                 status=MessageStatus.FAILED, reason=str(error.messages[0])[:200], status_updated_at=timezone.now()
             )
             continue
-        bodies.append(OutboundMessage(pk=row["pk"], body=body))
+        bodies.append((row["pk"], body))
         ready.append(row)
-    OutboundMessage.objects.bulk_update(bodies, ["body"])
+    rows_update(OutboundMessage, ["body"], bodies)
     return ready
 
 

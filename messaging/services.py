@@ -237,7 +237,10 @@ def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
 
 
 def _records_sent(sent: list[tuple[OutboundMessage, SendResult]]) -> None:
-    """Store the provider's SID and first status of each sent message, in one statement on PostgreSQL."""
+    """Store the provider's SID and first status of each sent message (one statement on PostgreSQL).
+
+    Then apply the callbacks that beat their SID to the database, found in the same round trip.
+    """
     if not sent:
         return
     now = timezone.now()
@@ -247,29 +250,33 @@ def _records_sent(sent: list[tuple[OutboundMessage, SendResult]]) -> None:
         with connection.cursor() as cursor:
             # The SID is stored whatever happened meanwhile (e.g. a cancel): the text did go out.
             cursor.execute(
-                f"UPDATE {OutboundMessage._meta.db_table} AS m SET "  # noqa: S608 — only placeholders are interpolated
+                f"WITH stored AS (UPDATE {OutboundMessage._meta.db_table} AS m SET "  # noqa: S608 — placeholders only
                 "status = CASE WHEN m.status = %s THEN v.status ELSE m.status END, "
                 "sid = v.sid, segments = v.segments, sent_at = %s, status_updated_at = %s, "
                 "error_code = '', reason = '' "
-                f"FROM (VALUES {values}) AS v(id, sid, status, segments) WHERE m.id = v.id",
+                f"FROM (VALUES {values}) AS v(id, sid, status, segments) WHERE m.id = v.id RETURNING m.sid) "
+                f"SELECT e.id, e.sid, e.status, e.error_code FROM {EarlyStatus._meta.db_table} AS e "
+                "JOIN stored ON stored.sid = e.sid",
                 [MessageStatus.CLAIMED.value, now, now, *[field for row in rows for field in row]],
             )
+            early = cursor.fetchall()
     else:
         for pk, sid, status, segments in rows:
             OutboundMessage.objects.filter(pk=pk).update(
                 status=Case(When(status=MessageStatus.CLAIMED, then=Value(status)), default=F("status")),
                 sid=sid, segments=segments, sent_at=now, status_updated_at=now, error_code="", reason="",
             )  # fmt: skip
-    _early_statuses_apply([sid for _, sid, _, _ in rows])
+        sids = [sid for _, sid, _, _ in rows]
+        early = list(EarlyStatus.objects.filter(sid__in=sids).values_list("pk", "sid", "status", "error_code"))
+    if early:
+        _early_statuses_apply(early)
 
 
-def _early_statuses_apply(sids: list[str]) -> None:
-    """Callbacks that beat their SID to the database, applied now in the order of their rank."""
-    early = list(EarlyStatus.objects.filter(sid__in=sids).values_list("pk", "sid", "status", "error_code"))
+def _early_statuses_apply(early: list[tuple]) -> None:
+    """Callbacks that beat their SID to the database, (id, sid, status, error code), applied in rank order."""
     for _, sid, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[2], 0)):
         message_status_apply(sid=sid, status=status, error_code=error_code)
-    if early:
-        EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+    EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
 
 
 def early_statuses_purge(*, older_than: timedelta) -> int:

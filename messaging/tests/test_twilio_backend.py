@@ -178,3 +178,18 @@ def test_classification_without_a_code_falls_back_to_the_http_status():
     assert twilio_error_class(None, 503) is ErrorClass.TRANSIENT
     assert twilio_error_class(None, 400) is ErrorClass.PERMANENT
     assert twilio_error_class("21610", 400) is ErrorClass.OPTED_OUT
+
+
+@pytest.mark.parametrize("no_proxy", ["", "127.0.0.1"])
+def test_a_proxy_in_the_environment_is_honoured_as_requests_would(fake_twilio, monkeypatch, no_proxy):
+    # Read once when the backend is built (not on every call), with NO_PROXY applied to Twilio's host.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: going through it fails
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    reset_backends()
+    if no_proxy:
+        assert _send().sid.startswith("SM")
+    else:
+        with pytest.raises(SendError) as raised:
+            _send()
+        assert raised.value.transient
+        assert fake_twilio.create_requests() == []
