@@ -203,7 +203,8 @@ def case_end_to_end(*, program_id: int, env_for, with_optout: bool, timeout: flo
     optout = None
     try:
         # Opt-outs (and the admin) on one pool; delivery receipts and sending are bulk work at lower priority.
-        web = procs.start_web(env, port=web_port)
+        # Processes, not threads, for the opt-out path: a thread holding the ledger's lock would wait for the GIL.
+        web = procs.start_web(env, port=web_port, workers=4, threads=1)
         receipts = procs.start_web(env, port=receipts_port, name="receipts", niceness=procs.BULK_NICENESS)
         started_procs += [web, receipts]
         workers = [procs.start_worker(env, f"e2e-w{n}", niceness=procs.BULK_NICENESS) for n in (1, 2)]

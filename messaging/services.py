@@ -237,10 +237,7 @@ def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:
 
 
 def _records_sent(sent: list[tuple[OutboundMessage, SendResult]]) -> None:
-    """Store the provider's SID and first status of each sent message (one statement on PostgreSQL).
-
-    Then apply the callbacks that beat their SID to the database, found in the same round trip.
-    """
+    """Store the provider's SID and first status of each sent message, in one statement on PostgreSQL."""
     if not sent:
         return
     now = timezone.now()
@@ -250,33 +247,40 @@ def _records_sent(sent: list[tuple[OutboundMessage, SendResult]]) -> None:
         with connection.cursor() as cursor:
             # The SID is stored whatever happened meanwhile (e.g. a cancel): the text did go out.
             cursor.execute(
-                f"WITH stored AS (UPDATE {OutboundMessage._meta.db_table} AS m SET "  # noqa: S608 — placeholders only
+                f"UPDATE {OutboundMessage._meta.db_table} AS m SET "  # noqa: S608 — only placeholders are interpolated
                 "status = CASE WHEN m.status = %s THEN v.status ELSE m.status END, "
                 "sid = v.sid, segments = v.segments, sent_at = %s, status_updated_at = %s, "
                 "error_code = '', reason = '' "
-                f"FROM (VALUES {values}) AS v(id, sid, status, segments) WHERE m.id = v.id RETURNING m.sid) "
-                f"SELECT e.id, e.sid, e.status, e.error_code FROM {EarlyStatus._meta.db_table} AS e "
-                "JOIN stored ON stored.sid = e.sid",
+                f"FROM (VALUES {values}) AS v(id, sid, status, segments) WHERE m.id = v.id",
                 [MessageStatus.CLAIMED.value, now, now, *[field for row in rows for field in row]],
             )
-            early = cursor.fetchall()
     else:
         for pk, sid, status, segments in rows:
             OutboundMessage.objects.filter(pk=pk).update(
                 status=Case(When(status=MessageStatus.CLAIMED, then=Value(status)), default=F("status")),
                 sid=sid, segments=segments, sent_at=now, status_updated_at=now, error_code="", reason="",
             )  # fmt: skip
-        sids = [sid for _, sid, _, _ in rows]
-        early = list(EarlyStatus.objects.filter(sid__in=sids).values_list("pk", "sid", "status", "error_code"))
-    if early:
-        _early_statuses_apply(early)
+    sids = [sid for _, sid, _, _ in rows]
+    transaction.on_commit(lambda: early_statuses_settle(sids=sids))
 
 
-def _early_statuses_apply(early: list[tuple]) -> None:
-    """Callbacks that beat their SID to the database, (id, sid, status, error code), applied in rank order."""
-    for _, sid, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[2], 0)):
-        message_status_apply(sid=sid, status=status, error_code=error_code)
-    EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+def early_statuses_settle(*, sids: list[str]) -> int:
+    """Apply, in rank order, the parked callbacks of these SIDs that are now stored. Returns how many.
+
+    Both sides call it after their own commit: the worker once its SIDs are stored, the
+    webhook once it has parked a callback. Whichever commits last sees the other's row,
+    so no receipt is left parked; applying one twice changes nothing.
+    """
+    with transaction.atomic():
+        early = list(
+            EarlyStatus.objects.select_for_update(skip_locked=True)
+            .filter(sid__in=OutboundMessage.objects.filter(sid__in=sids).values("sid"))
+            .values_list("pk", "sid", "status", "error_code")
+        )
+        for _, sid, status, error_code in sorted(early, key=lambda row: STATUS_RANK.get(row[2], 0)):
+            message_status_apply(sid=sid, status=status, error_code=error_code)
+        EarlyStatus.objects.filter(pk__in=[pk for pk, *_ in early]).delete()
+    return len(early)
 
 
 def early_statuses_purge(*, older_than: timedelta) -> int:
@@ -363,8 +367,10 @@ def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool
                 evidence={"message_id": message.pk, "source": "status callback", "status": status},
             )
         elif not OutboundMessage.objects.filter(sid=sid).exists():
-            # Not stored yet (the worker is about to commit it) or not ours: park it.
+            # Not stored yet (the worker is about to commit it) or not ours: park it, and look again
+            # once parked, in case the worker committed in between.
             EarlyStatus.objects.create(sid=sid[:40], status=status, error_code=error_code[:10])
+            transaction.on_commit(lambda: early_statuses_settle(sids=[sid[:40]]))
     return bool(changed)
 
 

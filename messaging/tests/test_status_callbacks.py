@@ -1,18 +1,27 @@
 """`POST /sms/status/`: signed, monotonic, and acting on the provider's error codes."""
 
+import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.db import connections, transaction
 
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, SubscriptionStatus
 from contacts.selectors import subscription_status
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
+from messaging.backends import SendResult
 from messaging.backends.locmem import LocmemBackend
 from messaging.models import EarlyStatus, MessageKind, MessageStatus, OutboundMessage
-from messaging.services import early_statuses_purge, message_claim, message_send_claimed, message_status_apply
+from messaging.services import (
+    _records_sent,
+    early_statuses_purge,
+    message_claim,
+    message_send_claimed,
+    message_status_apply,
+)
 from testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.django_db
@@ -145,7 +154,9 @@ class CallbackFirstBackend(LocmemBackend):
         return result
 
 
-def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_is_stored(settings, callback):
+def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_is_stored(
+    settings, callback, django_capture_on_commit_callbacks
+):
     settings.SMS_BACKEND = "messaging.tests.test_status_callbacks.CallbackFirstBackend"
     CallbackFirstBackend.post_callback = staticmethod(callback)
     contact, program = make_contact(), make_program()
@@ -153,8 +164,32 @@ def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_i
     message = OutboundMessage.objects.create(
         kind=MessageKind.CONFIRMATION, contact=contact, program=program, to=str(contact.phone), body="Welcome"
     )
-    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    with django_capture_on_commit_callbacks(execute=True):  # parked receipts are settled once the SID commits
+        outcome = message_send_claimed(message_claim(message_id=message.pk))
     assert outcome.sent
+    assert status_of(message) == MessageStatus.DELIVERED
+    assert not EarlyStatus.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_commits():
+    contact = make_contact()
+    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
+                                             body="Welcome", status=MessageStatus.CLAIMED)  # fmt: skip
+    sid = "SM" + "e" * 32
+
+    def receipt_from_another_connection():
+        try:
+            message_status_apply(sid=sid, status="delivered")
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # the worker: SID stored, not yet committed
+        _records_sent([(message, SendResult(sid=sid, status="queued", segments=1))])
+        receipt = threading.Thread(target=receipt_from_another_connection)
+        receipt.start()
+        receipt.join()
+        assert EarlyStatus.objects.filter(sid=sid).exists(), "the receipt could not see the SID, so it parked"
     assert status_of(message) == MessageStatus.DELIVERED
     assert not EarlyStatus.objects.exists()
 
