@@ -171,7 +171,7 @@ def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_i
     assert not EarlyStatus.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_commits():
     contact = make_contact()
     message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
