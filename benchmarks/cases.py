@@ -17,6 +17,7 @@ from campaigns.dispatch import campaign_chains_ensure
 from campaigns.materialize import campaign_audience_build
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services import campaign_pause, campaign_start
+from contacts.models import ConsentEvent
 from messaging.models import MessageStatus, OutboundMessage
 
 from . import procs
@@ -174,6 +175,10 @@ def case_optout_under_load(*, campaign_id: int, web_url: str, fake, rate: float 
     results = _stop_sender(web_url, pending, rate, seconds)
     stopped_at = {phone: answered for phone, answered, _, status in results if status == 200}
     log = requests.get(fake.extra["url"] + "/_log", timeout=60).json()
+    # The STOPs' ledger events are sealed into the hash chain by beat, after their answers went out.
+    load_over = time.monotonic()
+    _wait(lambda: not ConsentEvent.objects.filter(position__isnull=True).exists(), timeout=300, every=0.25)
+    sealed_within = time.monotonic() - load_over
     late = [(to, t) for t, to, _ in log if to in stopped_at and t > stopped_at[to]]
     latencies = [latency * 1000 for *_, latency, status in results if status == 200]
     return {
@@ -183,6 +188,7 @@ def case_optout_under_load(*, campaign_id: int, web_url: str, fake, rate: float 
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "sent_after_stop": len(late),
+        "ledger_sealed_within_s": round(sealed_within, 1),
         # Each late text with when the fake accepted it and when its STOP was answered, to investigate.
         "late_examples": [{"to": to, "fake_at": t, "stop_answered_at": stopped_at[to]} for to, t in late[:10]],
         "target_p99_ms_max": 50,
@@ -203,7 +209,7 @@ def case_end_to_end(*, program_id: int, env_for, with_optout: bool, timeout: flo
     optout = None
     try:
         # Opt-outs (and the admin) on one pool; delivery receipts and sending are bulk work at lower priority.
-        # Processes, not threads, for the opt-out path: a thread holding the ledger's lock would wait for the GIL.
+        # Processes, not threads, for the opt-out path: a thread holding a contact's row locks would wait for the GIL.
         web = procs.start_web(env, port=web_port, workers=4, threads=1)
         receipts = procs.start_web(env, port=receipts_port, name="receipts", niceness=procs.BULK_NICENESS)
         started_procs += [web, receipts]

@@ -156,7 +156,7 @@ def dataset_build(*, scale: int, seed: int = 7) -> Dataset:
 
         events_copy = cur.copy(
             "COPY contacts_consentevent (id, contact_id, phone, program_id, kind, method, evidence, actor_id, "
-            "created_at, prev_hash, hash) FROM STDIN"
+            "created_at, position, prev_hash, hash) FROM STDIN"
         )
         subscription_rows = []
         with events_copy as copy:
@@ -185,7 +185,7 @@ def dataset_build(*, scale: int, seed: int = 7) -> Dataset:
                         prev_hash = event.hash
                         copy.write_row(
                             (event_id, contact_id, e164, program.pk, kind, event.method,
-                             _json(event.evidence), None, at, event.prev_hash, event.hash)
+                             _json(event.evidence), None, at, event_id, event.prev_hash, event.hash)
                         )  # fmt: skip
                         at += timedelta(minutes=1)
                     subscription_rows.append((contact_id, program.pk, status, event_id, at))

@@ -470,7 +470,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     fields = [
         "id", "created_at", "contact", "phone", "kind", "program_or_all", "method", "actor",
-        "evidence_readable", "prev_hash", "hash",
+        "evidence_readable", "position", "prev_hash", "hash",
     ]  # fmt: skip
     readonly_fields = fields
     actions = ["export_csv"]
@@ -508,7 +508,8 @@ class _Echo:
 
 
 LEDGER_CSV_COLUMNS = [
-    "id", "created_at", "contact_id", "phone", "kind", "program", "method", "actor", "evidence", "prev_hash", "hash",
+    "id", "created_at", "contact_id", "phone", "kind", "program", "method", "actor", "evidence",
+    "position", "prev_hash", "hash",
 ]  # fmt: skip
 
 
@@ -519,7 +520,8 @@ def _csv_lines(events):
         yield writer.writerow([
             e.pk, e.created_at.isoformat(), e.contact_id, e.phone, e.kind, e.program.slug if e.program else "*ALL*",
             e.method, e.actor.get_username() if e.actor else "",
-            json.dumps(e.evidence, sort_keys=True, ensure_ascii=False), e.prev_hash, e.hash,
+            json.dumps(e.evidence, sort_keys=True, ensure_ascii=False),
+            e.position or "", e.prev_hash or "", e.hash or "",  # empty until sealed
         ])  # fmt: skip
 
 

@@ -133,9 +133,10 @@ class ConsentEventQuerySet(models.QuerySet):
 class ConsentEvent(models.Model):
     """One row of the append-only, hash-chained consent ledger.
 
-    `hash` = sha256(prev_hash + canonical JSON of the row's content); see
-    `contacts.ledger`. Rows are never updated or deleted: the ORM refuses, and
-    on PostgreSQL a trigger refuses too.
+    A row is appended unsealed; the sealer then fills `position`, `prev_hash` and
+    `hash` = sha256(prev_hash + canonical JSON of the row's content) once; see
+    `contacts.ledger`. Rows are otherwise never updated or deleted: the ORM
+    refuses, and on PostgreSQL a trigger refuses too.
     """
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
@@ -152,14 +153,19 @@ class ConsentEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(db_index=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Empty until sealed into the chain, moments after the consent change commits.
+    position = models.BigIntegerField(null=True, blank=True, unique=True, help_text=_("Place in the hash chain."))
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     objects = ConsentEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["contact", "id"])]
+        indexes = [
+            models.Index(fields=["contact", "id"]),
+            models.Index(fields=["id"], condition=models.Q(position__isnull=True), name="consentevent_unsealed"),
+        ]
 
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()} {self.phone}"

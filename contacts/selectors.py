@@ -81,6 +81,7 @@ def contact_export(*, contact: Contact) -> dict:
                 "phone": e.phone,
                 "evidence": e.evidence,
                 "actor": e.actor.get_username() if e.actor else None,
+                "chain_position": e.position,  # null until sealed into the chain, moments after the change
                 "hash": e.hash,
                 "prev_hash": e.prev_hash,
             }

@@ -3,19 +3,31 @@
 from django.db import connection
 
 
-def append_only_trigger(table: str, message: str):
+def append_only_trigger(table: str, message: str, *, filled_once: tuple[str, ...] = ()):
     """RunPython (forward, backward) functions that make `table` refuse UPDATE and DELETE on PostgreSQL.
 
     The ORM refuses too; this stops raw SQL and other clients. TRUNCATE stays possible for the table
     owner, which is how test databases are flushed; production grants should not include it.
+    `filled_once` columns may go from all NULL to all set, once, in an UPDATE that changes nothing else.
     """
     function, trigger = f"{table}_append_only", f"{table}_no_update_delete"
+    allow = ""
+    if filled_once:
+        unchanged = ", ".join(f"'{column}'" for column in filled_once)
+        was_empty = " AND ".join(f"OLD.{column} IS NULL" for column in filled_once)
+        now_set = " AND ".join(f"NEW.{column} IS NOT NULL" for column in filled_once)
+        allow = f"""
+    IF TG_OP = 'UPDATE' AND {was_empty} AND {now_set}
+       AND to_jsonb(NEW) - ARRAY[{unchanged}] = to_jsonb(OLD) - ARRAY[{unchanged}] THEN
+        RETURN NEW;
+    END IF;"""
     create = f"""
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
-BEGIN
+BEGIN{allow}
     RAISE EXCEPTION '{message}: %% of row %% refused', TG_OP, OLD.id USING ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS {trigger} ON {table};
 CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
 """
     drop = f"DROP TRIGGER IF EXISTS {trigger} ON {table}; DROP FUNCTION IF EXISTS {function}();"
@@ -39,8 +51,9 @@ def rows_update(model, fields: list[str], rows: list[tuple]) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_update([model(pk=pk, **dict(zip(fields, values, strict=True))) for pk, *values in rows],
-                                  fields)  # fmt: skip
+        # The base manager: a model whose default manager refuses bulk writes still gets this one.
+        objects = [model(pk=pk, **dict(zip(fields, values, strict=True))) for pk, *values in rows]
+        model._base_manager.bulk_update(objects, fields)
         return
     meta, quote = model._meta, connection.ops.quote_name
     columns = [meta.get_field(name) for name in fields]

@@ -191,6 +191,15 @@ CONSENT_EVIDENCE_RETENTION_DAYS = env.int("CONSENT_EVIDENCE_RETENTION_DAYS", def
 CONSENT_PENDING_EXPIRY_HOURS = env.int("CONSENT_PENDING_EXPIRY_HOURS", default=48)
 CONSENT_MINIMUM_AGE_DEFAULT = env.int("CONSENT_MINIMUM_AGE_DEFAULT", default=21)
 OPT_OUT_CONFIRMATION_WINDOW_SECONDS = env.int("OPT_OUT_CONFIRMATION_WINDOW_SECONDS", default=300)
+# Beat seals new consent events into the ledger's hash chain this often (see contacts/ledger.py);
+# verify_ledger fails when an event has waited longer than the second setting.
+LEDGER_SEAL_SECONDS = env.float("LEDGER_SEAL_SECONDS", default=2.0)
+LEDGER_SEAL_OVERDUE_SECONDS = env.int("LEDGER_SEAL_OVERDUE_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["consent-ledger-seal"] = {
+    "task": "contacts.tasks.ledger_seal_task",
+    "schedule": LEDGER_SEAL_SECONDS,
+    "options": {"expires": LEDGER_SEAL_SECONDS * 5},  # a backlog of them would only repeat one another
+}
 
 # --- Public forms ---------------------------------------------------------------
 # Header holding the client IP when behind a trusted proxy, e.g. "HTTP_X_FORWARDED_FOR".

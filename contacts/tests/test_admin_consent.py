@@ -10,6 +10,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.ledger import ledger_seal
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, SubscriptionStatus
 from contacts.selectors import consent_may_send, subscription_status
 from contacts.services import consent_opt_in
@@ -149,14 +150,16 @@ def test_auditor_exports_selected_ledger_events_as_csv(client, login_as):
     login_as(AUDITOR)
     contact, program = _subscribed()
     _subscribed()  # another contact's event, not selected
+    ledger_seal()
     event = ConsentEvent.objects.get(contact=contact)
     response = client.post(LEDGER, _action("export_csv", [event.pk]))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [(r["id"], r["phone"], r["kind"], r["program"], r["hash"]) for r in rows] == [
-        (str(event.pk), str(contact.phone), "opt_in", program.slug, event.hash)
+    assert [(r["id"], r["phone"], r["kind"], r["program"], r["position"], r["hash"]) for r in rows] == [
+        (str(event.pk), str(contact.phone), "opt_in", program.slug, str(event.position), event.hash)
     ]
+    assert len(event.hash) == 64
     assert json.loads(rows[0]["evidence"]) == {"form_url": "/join/x/"}
 
 
@@ -172,6 +175,7 @@ def test_support_agent_cannot_export_the_ledger(client, login_as):
 def test_contact_export_holds_profile_consent_and_messages(client, login_as):
     login_as(AUDITOR)
     contact, program = _subscribed()
+    ledger_seal()
     OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone), body="Hi")
     response = client.get(reverse("admin:contacts_contact_export", args=[contact.pk]))
     assert response.status_code == 200
@@ -183,7 +187,11 @@ def test_contact_export_holds_profile_consent_and_messages(client, login_as):
          "since": data["subscriptions"][0]["since"], "last_event_id": data["consent_events"][0]["id"]},
     ]  # fmt: skip
     assert data["consent_events"][0]["evidence"] == {"form_url": "/join/x/"}
-    assert data["consent_events"][0]["hash"] == ConsentEvent.objects.get(contact=contact).hash
+    sealed = ConsentEvent.objects.get(contact=contact)
+    assert (data["consent_events"][0]["chain_position"], data["consent_events"][0]["hash"]) == (
+        sealed.position, sealed.hash
+    )
+    assert len(sealed.hash) == 64
     assert [m["body"] for m in data["outbound_messages"]] == ["Hi"]
 
 

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from campaigns.models import Campaign
+from contacts.ledger import ledger_seal
 from contacts.management.commands import seed_demo
 from contacts.models import ConsentEvent, ConsentMethod, Contact, Program, SubscriptionStatus
 from contacts.services import consent_opt_in, consent_opt_out
@@ -28,14 +29,26 @@ def _events(n_contacts=2):
         contact = make_contact()
         consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"f": 1})
         consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+    ledger_seal()
 
 
 @pytest.mark.smoke
 def test_verify_ledger_reports_the_count_when_intact():
     _events()
+    consent_opt_in(contact=make_contact(), program=make_program(), method=ConsentMethod.WEB_FORM, evidence={"f": 1})
     out = StringIO()
     call_command("verify_ledger", chunk_size=1, stdout=out)
-    assert "intact: 4 event(s) verified" in out.getvalue()
+    assert "intact: 4 event(s) verified. 1 recent event(s) wait to be sealed." in out.getvalue()
+
+
+def test_verify_ledger_fails_when_sealing_has_stopped(settings):
+    settings.LEDGER_SEAL_OVERDUE_SECONDS = 0
+    _events()
+    consent_opt_in(contact=make_contact(), program=make_program(), method=ConsentMethod.WEB_FORM, evidence={"f": 1})
+    waiting = ConsentEvent.objects.get(position__isnull=True)
+    with pytest.raises(CommandError, match=f"incomplete at event #{waiting.pk}: it has waited") as error:
+        call_command("verify_ledger")
+    assert error.value.returncode == 3
 
 
 def test_verify_ledger_names_the_first_tampered_event_and_fails():
