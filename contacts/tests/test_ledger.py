@@ -1,4 +1,5 @@
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -150,34 +151,44 @@ def test_database_allows_sealing_only_once_and_only_the_seal():
     assert list(ledger_verify()) == []
 
 
+@contextmanager
+def _uncommitted_in_another_connection(change):
+    """Run `change` in a transaction on another connection and hold it open; it commits as the block ends."""
+    ready, release, result = threading.Event(), threading.Event(), {}
+
+    def hold():
+        try:
+            with transaction.atomic():
+                result["value"] = change()
+                ready.set()
+                release.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert ready.wait(timeout=10), "the other connection never finished its change"
+        yield result
+    finally:
+        release.set()
+        thread.join()
+
+
+def _stop(contact):
+    return consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_consent_changes_of_different_contacts_do_not_wait_for_each_other():
     program = make_program()
     first, second = make_contact(), make_contact()
     _opt_in(first, program)
     _opt_in(second, program)
-    open_change, done = threading.Event(), threading.Event()
-
-    def slow_opt_out_elsewhere():
-        try:
-            with transaction.atomic():
-                consent_opt_out(contact=first, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
-                open_change.set()
-                done.wait(timeout=10)  # holds its transaction open until the other change is through
-        finally:
-            connections.close_all()
-
-    slow = threading.Thread(target=slow_opt_out_elsewhere)
-    slow.start()
-    try:
-        assert open_change.wait(timeout=10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting on the other change would raise
-            consent_opt_out(contact=second, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
-    finally:
-        done.set()
-        slow.join()
+    with _uncommitted_in_another_connection(lambda: _stop(first)), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting on the other change would raise
+        _stop(second)
     assert not consent_may_send(contact=first, program=program)
     assert not consent_may_send(contact=second, program=program)
 
@@ -186,29 +197,11 @@ def test_consent_changes_of_different_contacts_do_not_wait_for_each_other():
 def test_an_event_committed_after_a_younger_one_was_sealed_takes_the_next_place():
     program = make_program()
     late_contact, early_contact = make_contact(), make_contact()
-    appended, release = threading.Event(), threading.Event()
-    late = {}
-
-    def long_transaction():
-        try:
-            with transaction.atomic():
-                late["event"] = _opt_in(late_contact, program)
-                appended.set()
-                release.wait(timeout=10)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=long_transaction)
-    thread.start()
-    try:
-        assert appended.wait(timeout=10)
+    with _uncommitted_in_another_connection(lambda: _opt_in(late_contact, program)) as late:
         younger = _opt_in(early_contact, program)  # a higher id, committed first
         assert ledger_seal() == 1
-    finally:
-        release.set()
-        thread.join()
     assert ledger_seal() == 1
-    older = ConsentEvent.objects.get(pk=late["event"].pk)
+    older = ConsentEvent.objects.get(pk=late["value"].pk)
     younger.refresh_from_db()
     assert older.pk < younger.pk
     assert older.position > younger.position
