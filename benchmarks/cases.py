@@ -134,6 +134,13 @@ def case_dispatch(*, campaign_id: int, env_for, window: float = 20, warmup: floa
 # --- 4. Opt-out under load -----------------------------------------------------------------
 
 
+def stop_request(url: str, phone: str, validator: RequestValidator) -> tuple[dict, dict]:
+    """The form fields and signature header of one STOP from `phone`, as Twilio posts it to `url`."""
+    params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": procs.ACCOUNT_SID, "From": phone,
+              "To": procs.FROM_NUMBER, "Body": "STOP", "NumMedia": "0"}  # fmt: skip
+    return params, {"X-Twilio-Signature": validator.compute_signature(url, params)}
+
+
 def _stop_sender(web_url: str, phones: list[str], rate: float, seconds: float) -> list[tuple[str, float, float, int]]:
     """Signed STOP webhooks at a fixed rate (open loop). Returns (phone, answered_at, latency, status)."""
     url = web_url + "/sms/inbound/"
@@ -144,9 +151,7 @@ def _stop_sender(web_url: str, phones: list[str], rate: float, seconds: float) -
     def post(phone: str) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": procs.ACCOUNT_SID, "From": phone,
-                  "To": procs.FROM_NUMBER, "Body": "STOP", "NumMedia": "0"}  # fmt: skip
-        headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+        params, headers = stop_request(url, phone, validator)
         sent = time.perf_counter()
         response = session.post(url, data=params, headers=headers, timeout=30)
         answered = time.time()

@@ -150,9 +150,7 @@ def _on_opt_out(message, result, e164) -> _Effect:
         contact = _contact_for(message, e164)
     except ValidationError:  # unknown, and not a number we would ever accept for texting
         return _Effect("not a number we text: nothing to revoke")
-    # Every read comes before the opt-out: from its ledger append until this transaction commits,
-    # every other consent change waits (the hash chain is serialized), so nothing slow may follow it.
-    already = _already_opted_out(contact)
+    already = _already_opted_out(contact)  # read before the opt-out below changes the answer
     last_program = program_last_texted(contact=contact)
     brand = last_program.brand if last_program else settings.SMS_DEFAULT_BRAND
     scope = last_program if settings.CONSENT_OPT_OUT_SCOPE == "program" else None
