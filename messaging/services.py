@@ -343,7 +343,7 @@ def _act_on_error_class(message: OutboundMessage, error_class: ErrorClass, code:
 def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool:
     """Apply one provider status callback. False when it is unknown, stale or a repeat.
 
-    One conditional UPDATE decides, so two callbacks racing can't move a
+    A conditional UPDATE decides, so two callbacks racing can't move a
     message backwards: only a higher rank, and never out of a final state.
     """
     status = (status or "").strip().lower()
@@ -351,12 +351,17 @@ def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool
     if rank is None or not sid:
         return False
     behind = [s for s, r in STATUS_RANK.items() if r < rank]
+    advanceable = OutboundMessage.objects.filter(sid=sid, status__in=[*behind, MessageStatus.CLAIMED]).exclude(
+        status__in=TERMINAL_STATUSES
+    )
+    values = {"status": status, "error_code": error_code[:10] or F("error_code")}
     with transaction.atomic():
-        changed = (
-            OutboundMessage.objects.filter(sid=sid, status__in=[*behind, MessageStatus.CLAIMED])
-            .exclude(status__in=TERMINAL_STATUSES)
-            .update(status=status, status_updated_at=timezone.now(), error_code=error_code[:10] or F("error_code"))
-        )
+        changed = advanceable.update(**values, status_updated_at=timezone.now())
+        stored = changed or OutboundMessage.objects.filter(sid=sid).exists()
+        if not changed and stored:
+            # The worker may have committed the SID after that UPDATE took its snapshot and before this
+            # query took its own: a second UPDATE sees it (a stale or repeated status still changes nothing).
+            changed = advanceable.update(**values, status_updated_at=timezone.now())
         if changed and error_code:
             message = OutboundMessage.objects.select_related("contact").get(sid=sid)
             _act_on_error_class(
@@ -366,7 +371,7 @@ def message_status_apply(*, sid: str, status: str, error_code: str = "") -> bool
                 f"status {status}",
                 evidence={"message_id": message.pk, "source": "status callback", "status": status},
             )
-        elif not OutboundMessage.objects.filter(sid=sid).exists():
+        elif not stored:
             # Not stored yet (the worker is about to commit it) or not ours: park it, and look again
             # once parked, in case the worker committed in between.
             EarlyStatus.objects.create(sid=sid[:40], status=status, error_code=error_code[:10])

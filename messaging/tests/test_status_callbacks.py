@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, SubscriptionStatus
 from contacts.selectors import subscription_status
@@ -190,6 +190,44 @@ def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_co
         receipt.start()
         receipt.join()
         assert EarlyStatus.objects.filter(sid=sid).exists(), "the receipt could not see the SID, so it parked"
+    assert status_of(message) == MessageStatus.DELIVERED
+    assert not EarlyStatus.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_receipt_whose_sid_commits_between_its_update_and_its_check_is_applied():
+    contact = make_contact()
+    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
+                                             body="Welcome", status=MessageStatus.CLAIMED)  # fmt: skip
+    sid = "SM" + "d" * 32
+    stored, commit_now, committed = threading.Event(), threading.Event(), threading.Event()
+
+    def worker_on_another_connection():
+        try:
+            with transaction.atomic():
+                _records_sent([(message, SendResult(sid=sid, status="queued", segments=1))])
+                stored.set()
+                commit_now.wait(timeout=10)
+            committed.set()
+        finally:
+            connections.close_all()
+
+    def worker_commits_after_the_first_update(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("UPDATE") and not commit_now.is_set():
+            commit_now.set()
+            assert committed.wait(timeout=10)
+        return result
+
+    worker = threading.Thread(target=worker_on_another_connection)
+    worker.start()
+    try:
+        assert stored.wait(timeout=10)
+        with connection.execute_wrapper(worker_commits_after_the_first_update):
+            assert message_status_apply(sid=sid, status="delivered")
+    finally:
+        commit_now.set()
+        worker.join()
     assert status_of(message) == MessageStatus.DELIVERED
     assert not EarlyStatus.objects.exists()
 
