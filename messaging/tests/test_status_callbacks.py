@@ -171,11 +171,20 @@ def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_i
     assert not EarlyStatus.objects.exists()
 
 
+def _claimed_message() -> OutboundMessage:
+    contact = make_contact()
+    return OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
+                                          body="Welcome", status=MessageStatus.CLAIMED)  # fmt: skip
+
+
+def _sid_stored(message: OutboundMessage, sid: str) -> None:
+    """What a send worker writes once Twilio has accepted the message."""
+    _records_sent([(message, SendResult(sid=sid, status="queued", segments=1))])
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_commits():
-    contact = make_contact()
-    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
-                                             body="Welcome", status=MessageStatus.CLAIMED)  # fmt: skip
+    message = _claimed_message()
     sid = "SM" + "e" * 32
 
     def receipt_from_another_connection():
@@ -185,7 +194,7 @@ def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_co
             connections.close_all()
 
     with transaction.atomic():  # the worker: SID stored, not yet committed
-        _records_sent([(message, SendResult(sid=sid, status="queued", segments=1))])
+        _sid_stored(message, sid)
         receipt = threading.Thread(target=receipt_from_another_connection)
         receipt.start()
         receipt.join()
@@ -196,16 +205,14 @@ def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_co
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_receipt_whose_sid_commits_between_its_update_and_its_check_is_applied():
-    contact = make_contact()
-    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
-                                             body="Welcome", status=MessageStatus.CLAIMED)  # fmt: skip
+    message = _claimed_message()
     sid = "SM" + "d" * 32
     stored, commit_now, committed = threading.Event(), threading.Event(), threading.Event()
 
     def worker_on_another_connection():
         try:
             with transaction.atomic():
-                _records_sent([(message, SendResult(sid=sid, status="queued", segments=1))])
+                _sid_stored(message, sid)
                 stored.set()
                 commit_now.wait(timeout=10)
             committed.set()
