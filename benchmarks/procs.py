@@ -18,6 +18,9 @@ ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-auth-token"
 FROM_NUMBER = "+15005550006"
 LOG_DIR = ROOT / "var" / "bench-logs"
+# A database and a Redis database of the benchmarks' own, never the development or test ones.
+DATABASE_URL = "postgres://postgres@127.0.0.1:5432/smsconsent_bench"
+REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from .procs import ROOT, bench_env
+from .procs import DATABASE_URL, REDIS_URL, ROOT, bench_env
 
 ALL_CASES = ("audience", "admin", "dispatch", "e2e")
 
@@ -23,8 +23,8 @@ def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1_000_000)
     parser.add_argument("--cases", default=",".join(ALL_CASES))
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/smsconsent_bench")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--no-readme", action="store_true", help="don't rewrite the README's table")
     return parser.parse_args(argv)
 

@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-from .procs import AUTH_TOKEN, bench_env
+from .procs import AUTH_TOKEN, DATABASE_URL, REDIS_URL, bench_env
 
 WARM_UP = 20  # first requests load code and fill caches
 
@@ -28,8 +28,8 @@ def _backend_cpu_seconds(pid: int) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/smsconsent_bench")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args(argv)
     os.environ.update(bench_env(database_url=args.database_url, redis_url=args.redis_url, web_url="http://testserver"))
 
