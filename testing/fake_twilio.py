@@ -4,8 +4,10 @@ It answers `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` the way
 Twilio does (Basic auth, form fields, 201 with a Twilio-shaped body, Twilio
 error bodies), lists and fetches what it accepted, records every request, and
 can be told to misbehave: answer an HTTP status or a Twilio error code, answer
-slowly, or accept a message and drop the connection before answering (the
-"provider has it but we never heard back" case). It also posts signed inbound
+slowly, accept a message and drop the connection before answering (the
+"provider has it but we never heard back" case), or accept a message and hold
+the answer until the test releases it, so a test can act (kill a worker, cut
+a connection) at a moment it knows is mid-request instead of hoping for one. It also posts signed inbound
 messages and status callbacks to the app, signed exactly as Twilio signs them.
 
     with FakeTwilio() as fake:
@@ -123,9 +125,48 @@ class Misbehaviour:
     code: int | None = None  # answer this Twilio error code
     delay: float = 0.0  # seconds to wait before answering (the message is accepted first)
     drop: bool = False  # accept the message, then close the connection without answering
+    hold: Hold | None = None  # accept the message, then answer only once the test releases the hold
+    after: int = 0  # let this many matching creates through untouched first
 
     def matches(self, to: str) -> bool:
         return self.to is None or self.to == to
+
+
+class Hold:
+    """Create requests the fake has accepted but not yet answered, until `release()`.
+
+    Each held request has already stored its message (the provider has it), so a
+    worker killed while one is held leaves exactly the "accepted, answer never
+    stored" state a reconcile must settle.
+    """
+
+    def __init__(self):
+        self._released = threading.Event()
+        self._changed = threading.Condition()
+        self._held: list[str] = []  # SIDs of the messages accepted and held, in arrival order
+
+    @property
+    def held(self) -> list[str]:
+        with self._changed:
+            return list(self._held)
+
+    def wait_held(self, count: int = 1, *, timeout: float = 30.0) -> list[str]:
+        """Block until at least `count` requests are held; the SIDs held so far."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._held) >= count, timeout=timeout):
+                held = len(self._held)
+                raise AssertionError(f"timed out after {timeout}s waiting for {count} held request(s); {held} held")
+            return list(self._held)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _hold(self, sid: str, limit: float) -> None:
+        with self._changed:
+            self._held.append(sid)
+            self._changed.notify_all()
+        # Bounded, so a test that forgets to release can't leave server threads behind for good.
+        self._released.wait(limit)
 
 
 @dataclass
@@ -163,6 +204,7 @@ class FakeTwilio:
         return self
 
     def stop(self) -> None:
+        self.clear_failures()  # releases held answers, so their threads end
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -218,9 +260,19 @@ class FakeTwilio:
         """Accept the next `count` creates, then close the connection without an answer."""
         self._add(Misbehaviour(remaining=count, to=to, drop=True))
 
+    def hold_next(self, count: int | None = None, *, to: str | None = None, after: int = 0) -> Hold:
+        """Accept the next `count` creates (None: every one), after letting `after` through, and hold
+        each answer until the returned `Hold` is released. `clear_failures` and `stop` release it too."""
+        hold = Hold()
+        self._add(Misbehaviour(remaining=count, to=to, hold=hold, after=after))
+        return hold
+
     def clear_failures(self) -> None:
         with self._lock:
-            self._misbehaviours.clear()
+            cleared, self._misbehaviours = self._misbehaviours, []
+        for rule in cleared:
+            if rule.hold:
+                rule.hold.release()
 
     def _add(self, rule: Misbehaviour) -> None:
         with self._lock:
@@ -230,6 +282,9 @@ class FakeTwilio:
         with self._lock:
             for rule in self._misbehaviours:
                 if rule.matches(to):
+                    if rule.after > 0:
+                        rule.after -= 1
+                        continue
                     if rule.remaining is not None:
                         rule.remaining -= 1
                         if rule.remaining <= 0:
@@ -481,6 +536,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, rule = self.fake._create(form)
             if rule and rule.delay:
                 time.sleep(rule.delay)
+            if rule and rule.hold and status == 201:
+                rule.hold._hold(payload["sid"], limit=120)
             if rule and rule.drop:
                 self.close_connection = True
                 self.connection.shutdown(2)  # SHUT_RDWR: the client sees the connection die
