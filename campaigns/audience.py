@@ -5,8 +5,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from contacts.models import Contact, Subscription, SubscriptionStatus, SuppressedNumber
-from contacts.selectors import consent_sendable_q
+from contacts.models import Contact, Subscription
+from contacts.selectors import BLOCK_LABELS, SendRefs, consent_sendable_q, send_blockers
 
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -52,30 +52,13 @@ def audience_sendable(campaign) -> QuerySet:
     return audience_for_campaign(campaign).filter(consent_sendable_q(program=campaign.program))
 
 
-# Why a contact in the audience is not sendable, checked in this order (the first that applies is reported).
+# Why a contact in the audience is not sendable, in the order reported: the campaign rule of
+# `contacts.selectors.send_blockers`, so the preview and the gate can't disagree.
 EXCLUSION_REASONS = ("suppressed", "undeliverable", "opted_out", "no_consent")
-EXCLUSION_LABELS = {
-    "suppressed": "number suppressed",
-    "undeliverable": "number undeliverable",
-    "opted_out": "opted out",
-    "no_consent": "no active consent",
-}
+EXCLUSION_LABELS = {reason: BLOCK_LABELS[reason] for reason in EXCLUSION_REASONS}
 
 
 def exclusion_conditions(*, program, contact_ref: str = "pk", prefix: str = "") -> dict[str, Q]:
-    """For each reason, a Q true when it applies, on any queryset whose rows lead to a contact.
-
-    Used for the audience breakdown (on `Contact`) and to skip messages at the
-    moment of sending (on `OutboundMessage`, contact_ref="contact_id", prefix="contact__").
-    """
-    suppressed = SuppressedNumber.objects.filter(digest=OuterRef(f"{prefix}phone_digest"))
-    subscriptions = Subscription.objects.filter(contact_id=OuterRef(contact_ref), program=program)
-    opted_out = Q(Exists(subscriptions.filter(status=SubscriptionStatus.OPTED_OUT)))
-    # Each condition names its own state, so a consent change landing between two of these
-    # checks can't get a contact the wrong label (an opt-out reported as "no consent").
-    return {
-        "suppressed": Q(Exists(suppressed)),
-        "undeliverable": Q(**{f"{prefix}undeliverable_at__isnull": False}),
-        "opted_out": opted_out,
-        "no_consent": ~Q(Exists(subscriptions.filter(status=SubscriptionStatus.ACTIVE))) & ~opted_out,
-    }
+    """For each reason, a Q true when it applies, on any queryset whose rows lead to a contact."""
+    refs = SendRefs(contact=contact_ref, contact_fields=prefix, program=program)
+    return send_blockers(kind="campaign", refs=refs)

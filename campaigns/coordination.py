@@ -1,22 +1,10 @@
 """Redis: the shared state all workers on all machines agree on (send rate, which send chains run)."""
 
-from functools import cache
-
-import redis
-from django.conf import settings
-
-
-@cache
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, health_check_interval=30)
-
-
-def _prefix() -> str:
-    return settings.CACHES["default"].get("KEY_PREFIX", "smsconsent")
+from smsconsent.redis import redis_client, redis_key
 
 
 def key(*parts) -> str:
-    return ":".join([_prefix(), "campaigns", *map(str, parts)])
+    return redis_key("campaigns", *parts)
 
 
 def lease_take(name: str, seconds: int) -> bool:

@@ -20,17 +20,25 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.models import SENDABLE_STATUSES, MessageStatus, OutboundMessage
-from messaging.services import messages_send_claimed
-from smsconsent.db import rows_update
+from messaging.outbox import (
+    outbox_cancel_campaign,
+    outbox_claim_campaign,
+    outbox_defer,
+    outbox_defer_due,
+    outbox_due,
+    outbox_fail,
+    outbox_release,
+    outbox_send_claimed,
+    outbox_skip,
+    outbox_skip_blocked,
+    outbox_store_bodies,
+)
 
 from . import coordination, frequency, quiet_hours, throttle
-from .audience import EXCLUSION_LABELS, EXCLUSION_REASONS, exclusion_conditions
 from .clock import sending_now
 from .models import Campaign, CampaignStatus
 from .rendering import body_compile, message_compose
@@ -52,14 +60,8 @@ class BatchResult:
     stopped: bool = False  # the campaign was paused or cancelled mid-batch
 
 
-def due_messages(campaign_id: int, now):
-    return OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=SENDABLE_STATUSES).filter(
-        Q(send_after__isnull=True) | Q(send_after__lte=now)
-    )
-
-
 def campaign_has_due_work(campaign_id: int) -> bool:
-    return due_messages(campaign_id, sending_now()).exists()
+    return outbox_due(campaign_id=campaign_id, now=sending_now()).exists()
 
 
 def _claim_size() -> int:
@@ -72,42 +74,10 @@ def _claim_size() -> int:
 
 
 def messages_claim(*, campaign: Campaign, size: int) -> list[int]:
-    """Claim up to `size` due messages of the campaign, and skip (with a reason) those that lost consent."""
-    with transaction.atomic():
-        # No ORDER BY: the index on (campaign, status, send_after) hands out any due rows and
-        # stops at the LIMIT, instead of sorting a million pending rows each batch.
-        ids = list(
-            due_messages(campaign.pk, sending_now())
-            .order_by()
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:size]
-        )
-        if not ids:
-            return []
-        OutboundMessage.objects.filter(pk__in=ids).update(
-            status=MessageStatus.CLAIMED, claimed_at=timezone.now(), attempts=F("attempts") + 1
-        )
-        messages_skip_unsendable(campaign=campaign, ids=ids)
-    return ids
-
-
-def messages_skip_unsendable(*, campaign: Campaign, ids: list[int]) -> int:
-    """Mark SKIPPED, with the reason, the claimed messages whose contact may not get the campaign now."""
-    conditions = exclusion_conditions(program=campaign.program, contact_ref="contact_id", prefix="contact__")
-    claimed = OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED)
-    # One read finds the (usually few or none) to skip; the labelled UPDATEs then touch only those.
-    any_reason = Q()
-    for condition in conditions.values():
-        any_reason |= condition
-    flagged = list(claimed.filter(any_reason).values_list("pk", flat=True))
-    skipped = 0
-    for reason in EXCLUSION_REASONS if flagged else ():
-        skipped += (
-            OutboundMessage.objects.filter(pk__in=flagged, status=MessageStatus.CLAIMED)
-            .filter(conditions[reason])
-            .update(status=MessageStatus.SKIPPED, reason=EXCLUSION_LABELS[reason], status_updated_at=timezone.now())
-        )
-    return skipped
+    """Claim up to `size` due messages of the campaign, and skip (with the reason) those the gate refuses now."""
+    ids = outbox_claim_campaign(campaign_id=campaign.pk, now=sending_now(), size=size)
+    skipped = outbox_skip_blocked(ids=ids) if ids else set()
+    return [pk for pk in ids if pk not in skipped]
 
 
 def _claimed_rows(ids: list[int]) -> list[dict]:
@@ -142,11 +112,8 @@ def _defer_quiet_groups(campaign: Campaign, rows: list[dict], now, rules) -> set
         opens = opens or now + timedelta(days=1)
         in_group = Contact.objects.filter(time_zones=zones, region=region).values("pk")
         batch_ids = [r["pk"] for r in rows if (r["contact__time_zones"], r["contact__region"]) == (zones, region)]
-        fields = {"status": MessageStatus.DEFERRED, "send_after": opens, "reason": reason}
-        OutboundMessage.objects.filter(pk__in=batch_ids, status=MessageStatus.CLAIMED).update(
-            attempts=F("attempts") - 1, **fields
-        )
-        due_messages(campaign.pk, now).filter(contact_id__in=in_group).update(**fields)
+        outbox_defer(ids=batch_ids, until=opens, reason=reason)
+        outbox_defer_due(campaign_id=campaign.pk, now=now, contacts=in_group, until=opens, reason=reason)
         deferred.update(batch_ids)
     return deferred
 
@@ -158,10 +125,7 @@ def _outside_window_now(row: dict, rules) -> bool:
     opens = quiet_hours.next_allowed(time_zones=zones, region=region, at=now, rules=rules)
     if opens == now:
         return False
-    OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
-        status=MessageStatus.DEFERRED, send_after=opens or now + timedelta(days=1), reason="quiet hours",
-        attempts=F("attempts") - 1,
-    )  # fmt: skip
+    outbox_defer(ids=[row["pk"]], until=opens or now + timedelta(days=1), reason="quiet hours")
     return True
 
 
@@ -180,11 +144,9 @@ def _apply_caps(rows: list[dict], now, caps) -> set[int]:
 
 def _hold_for_cap(message_id: int, over) -> None:
     if settings.FREQUENCY_CAP_ACTION == "skip":
-        fields = {"status": MessageStatus.SKIPPED, "reason": over.reason[:200]}
+        outbox_skip(ids=[message_id], reason=over.reason)
     else:
-        fields = {"status": MessageStatus.DEFERRED, "send_after": over.until, "reason": over.reason[:200]}
-        fields["attempts"] = F("attempts") - 1
-    OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.CLAIMED).update(**fields)
+        outbox_defer(ids=[message_id], until=over.until, reason=over.reason)
 
 
 def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
@@ -203,71 +165,42 @@ def _render_bodies(campaign: Campaign, rows: list[dict]) -> list[dict]:
                 body=campaign.body, program=campaign.program, contact_fields=fields, template=template
             )
         except ValidationError as error:
-            OutboundMessage.objects.filter(pk=row["pk"], status=MessageStatus.CLAIMED).update(
-                status=MessageStatus.FAILED, reason=str(error.messages[0])[:200], status_updated_at=timezone.now()
-            )
+            outbox_fail(ids=[row["pk"]], reason=str(error.messages[0]))
             continue
         bodies.append((row["pk"], body))
         ready.append(row)
-    rows_update(OutboundMessage, ["body"], bodies)
+    outbox_store_bodies(bodies=bodies)
     return ready
 
 
 def messages_send_checked(*, campaign: Campaign, rows: list[dict], caps) -> dict[int, str]:
-    """Send claimed messages under the strict consent check, the provider calls overlapping.
+    """Send claimed messages through the gate, holding back those over a frequency cap.
 
     Returns, per message id, what happened: "sent", "retry", "failed",
-    "skipped", "deferred" or "lost" (no longer ours). Locks are taken in the
-    order every writer uses (messages, then contacts in id order, then
-    subscriptions and the ledger) and held until the provider has answered, so
-    an opt-out either lands before the check or after the send is recorded.
+    "skipped", "deferred" or "lost" (no longer ours).
     """
-    outcomes = {row["pk"]: "lost" for row in rows}
-    attempts = {row["pk"]: row["attempts"] for row in rows}
-    with transaction.atomic():
-        owned = [
-            m
-            for m in OutboundMessage.objects.filter(pk__in=attempts, status=MessageStatus.CLAIMED)
-            .select_for_update(of=("self",))
-            .select_related("contact")
-            .order_by("pk")
-            if m.attempts == attempts[m.pk]
-        ]
-        if not owned:
-            return outcomes
-        ids = [m.pk for m in owned]
-        # FOR UPDATE, not just NO KEY: two campaigns texting one contact at once must count each other's caps.
-        list(
-            Contact.objects.select_for_update()
-            .filter(pk__in={m.contact_id for m in owned})
-            .order_by("pk")
-            .values_list("pk")
-        )
-        messages_skip_unsendable(campaign=campaign, ids=ids)
-        still = set(
-            OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED).values_list("pk", flat=True)
-        )
-        capped = {
-            m.contact_id: m.contact.region
-            for m in owned
-            if m.pk in still and frequency.caps_for(m.contact.region, caps)
-        }
+
+    def over_cap(messages) -> set[int]:
+        capped = {m.contact_id: m.contact.region for m in messages if frequency.caps_for(m.contact.region, caps)}
         over = frequency.contacts_over_cap(regions=capped, now=sending_now(), state=caps) if capped else {}
-        ready = []
-        for message in owned:
-            if message.pk not in still:
-                outcomes[message.pk] = "skipped"
-            elif message.contact_id in over:
+        for message in messages:
+            if message.contact_id in over:
                 _hold_for_cap(message.pk, over[message.contact_id])
-                outcomes[message.pk] = "deferred"
-            else:
-                ready.append(message)
-        for outcome in messages_send_claimed(ready):
-            outcomes[outcome.message.pk] = _outcome_word(outcome)
+        return {m.pk for m in messages if m.contact_id in over}
+
+    outcomes = {row["pk"]: "lost" for row in rows}
+    claimed = [
+        OutboundMessage(pk=row["pk"], attempts=row["attempts"], contact_id=row["contact_id"], kind="campaign")
+        for row in rows
+    ]
+    for outcome in outbox_send_claimed(claimed, hold=over_cap):
+        outcomes[outcome.message.pk] = _outcome_word(outcome)
     return outcomes
 
 
 def _outcome_word(outcome) -> str:
+    if outcome.held:
+        return "deferred"
     if outcome.sent:
         return "sent"
     if outcome.retry_at is not None:
@@ -277,10 +210,7 @@ def _outcome_word(outcome) -> str:
 
 def _release(ids: list[int], status: str) -> None:
     """Give back claimed-but-unsent messages (pause: to the queue; cancel: cancelled)."""
-    fields = {"status": MessageStatus.PENDING, "attempts": F("attempts") - 1}
-    if status == CampaignStatus.CANCELLED:
-        fields = {"status": MessageStatus.CANCELED, "reason": "campaign cancelled"}
-    OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.CLAIMED, sid__isnull=True).update(**fields)
+    outbox_release(ids=ids, cancelled=status == CampaignStatus.CANCELLED)
 
 
 def _campaign_status(campaign_id: int) -> str:
@@ -379,20 +309,6 @@ def campaign_chains_ensure(*, campaign_id: int) -> int:
     return started
 
 
-def campaigns_cancel_pending(*, campaign_id: int, batch_size: int = 10_000) -> int:
-    """Cancel the unsent messages of a cancelled campaign, in batches so no statement holds a million rows."""
-    total = 0
-    while True:
-        with transaction.atomic():
-            ids = list(
-                OutboundMessage.objects.filter(campaign_id=campaign_id, status__in=SENDABLE_STATUSES)
-                .order_by()
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            OutboundMessage.objects.filter(pk__in=ids).update(
-                status=MessageStatus.CANCELED, reason="campaign cancelled", status_updated_at=timezone.now()
-            )
-        total += len(ids)
-        if len(ids) < batch_size:
-            return total
+def campaigns_cancel_pending(*, campaign_id: int) -> int:
+    """Cancel the unsent messages of a cancelled campaign."""
+    return outbox_cancel_campaign(campaign_id=campaign_id)

@@ -10,12 +10,13 @@ build resume without duplicates.
 import logging
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from contacts.models import Contact
-from messaging.models import MessageKind, MessageStatus, OutboundMessage
+from messaging.models import OutboundMessage
+from messaging.outbox import outbox_campaign_insert
 
 from .audience import audience_sendable
 from .models import Campaign, CampaignStatus
@@ -79,16 +80,4 @@ def _insert_range(campaign: Campaign, *, lower: int, upper: int) -> int:
         .order_by()
         .values(recipient_id=F("pk"), recipient_phone=F("phone"))
     )
-    select_sql, params = recipients.query.sql_with_params()
-    table = OutboundMessage._meta.db_table
-    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
-    sql = (
-        f'INSERT INTO {table} (kind, contact_id, program_id, campaign_id, "to", body, status, attempts, '  # noqa: S608
-        "error_code, reason, created_at) "
-        f"SELECT %s, a.recipient_id, %s, %s, a.recipient_phone, '', %s, 0, '', '', %s FROM ({select_sql}) a WHERE true "
-        "ON CONFLICT DO NOTHING"
-    )
-    head = [MessageKind.CAMPAIGN.value, campaign.program_id, campaign.pk, MessageStatus.PENDING.value]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*head, timezone.now(), *params])
-        return cursor.rowcount
+    return outbox_campaign_insert(campaign=campaign, recipients=recipients)

@@ -7,15 +7,20 @@ ValidationError. Workers pick up the result within seconds.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.phones import phone_e164
-from messaging.models import MessageKind, OutboundMessage
-from messaging.services import message_queue
+from contacts.selectors import consent_may_send
+from messaging.models import MessageKind, MessageStatus, OutboundMessage
+from messaging.outbox import TextRefused, outbox_queue
+from signup.ratelimit import rate_limit_exceeded
 
+from . import quiet_hours
+from .clock import sending_now
 from .models import Campaign, CampaignStatus
 from .rendering import contact_fields, message_compose
 
@@ -130,19 +135,40 @@ def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
 
 
 def campaign_send_test(*, campaign: Campaign, to, actor) -> OutboundMessage:
-    """Send the campaign's text to a staff number now, marked as a test, through the normal send path.
+    """Send the campaign's text now to one subscribed number, marked as a test sent by `actor`.
 
-    Personalised with the fields of the contact having that number, if any,
-    else with the body's fallbacks.
+    A test reaches a phone like a real text, so the gate treats it like one: the number
+    must have current consent to the campaign's program (staff subscribe their own phone
+    first), it must be inside that number's sending window, and each staff user may send
+    `TEST_SEND_RATE_LIMIT` of them. Personalised with that contact's own fields.
     """
     _require_send_permission(actor)
     to = phone_e164(to)
     campaign_validate_sendable(campaign)
     contact = Contact.objects.filter(phone=to).first()
-    fields = contact_fields(contact) if contact else {}
-    body = message_compose(body=campaign.body, program=campaign.program, contact_fields=fields)
+    if contact is None or not consent_may_send(contact=contact, program=campaign.program):
+        raise TextRefused(
+            f"{to} is not subscribed to “{campaign.program}”. Tests go only to subscribed numbers: "
+            "sign your own phone up for the program first."
+        )
+    if settings.QUIET_HOURS_ENABLED:
+        now = sending_now()
+        rules = quiet_hours.state_rules()
+        opens = quiet_hours.next_allowed(time_zones=contact.time_zones, region=contact.region, at=now, rules=rules)
+        if opens != now:
+            when = f"at {timezone.localtime(opens):%Y-%m-%d %H:%M %Z}" if opens else "not within a week"
+            raise TextRefused(f"It is outside the sending hours for {to}; they open {when}.")
+    if actor is not None and rate_limit_exceeded(
+        scope="campaign-test", key=str(actor.pk), rate=settings.TEST_SEND_RATE_LIMIT
+    ):
+        raise TextRefused(f"You have sent the most test texts allowed ({settings.TEST_SEND_RATE_LIMIT}); try later.")
+    body = message_compose(body=campaign.body, program=campaign.program, contact_fields=contact_fields(contact))
     with transaction.atomic():
-        message = message_queue(kind=MessageKind.TEST, to=to, body=body, program=campaign.program)
+        message = outbox_queue(
+            kind=MessageKind.TEST, body=body, contact=contact, program=campaign.program, requested_by=actor
+        )
+        if message.status == MessageStatus.SKIPPED:
+            raise TextRefused(f"Not sent: {message.reason}.")
     log.info("test of campaign %s sent to %s by %s", campaign.pk, to, actor)
     return message
 

@@ -22,7 +22,6 @@ from .dispatch import (
 )
 from .materialize import campaign_audience_build, campaign_exclusions_record
 from .models import Campaign, CampaignStatus
-from .reconcile import messages_reconcile_stale
 from .services import campaign_start_due
 
 log = logging.getLogger(__name__)
@@ -79,10 +78,9 @@ def campaign_cancel_pending_task(campaign_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def campaigns_tick() -> None:
-    """Keep sending campaigns moving: start due ones, settle interrupted sends, finish builds, restart chains."""
+    """Keep sending campaigns moving: start due ones, finish builds, restart chains (`outbox_recover` settles sends)."""
     # Also here, so a scheduled campaign starts within one tick rather than one start-due period.
     campaigns_start_due()
-    messages_reconcile_stale()
     for campaign_id, built_at in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
         "pk", "audience_built_at"
     ):

@@ -20,10 +20,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from messaging.services import consent_text_queue
+
 from .forms import ContactAdminForm, ContactImportForm, OptInForm, OptOutForm, SuppressedNumberAddForm
 from .imports import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ImportRejected, contacts_import_csv
 from .models import (
     ConsentEvent,
+    ConsentKind,
     ConsentMethod,
     Contact,
     Program,
@@ -36,7 +39,7 @@ from .pagination import EstimatedCountPaginator
 from .phones import US_STATES, phone_digest, phone_search_variants
 from .selectors import contact_export
 from .services import (
-    consent_opt_in,
+    consent_opt_in_on_behalf,
     consent_opt_out,
     contact_get_or_create,
     contact_update_phone_facts,
@@ -348,16 +351,24 @@ class ContactAdmin(admin.ModelAdmin):
         contact = self._contact_or_404(object_id)
         form = OptInForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            consent_opt_in(
-                contact=contact, program=form.cleaned_data["program"], method=ConsentMethod.ADMIN,
-                actor=request.user, evidence=form.evidence(),
-            )  # fmt: skip
-            self.message_user(
-                request,
-                _("%(contact)s is opted in to %(program)s; the evidence is in the ledger.")
-                % {"contact": contact, "program": form.cleaned_data["program"]},
-            )
-            return HttpResponseRedirect(self._change_url(contact))
+            program = form.cleaned_data["program"]
+            try:
+                with transaction.atomic():
+                    event = consent_opt_in_on_behalf(
+                        contact=contact, program=program, method=ConsentMethod.ADMIN, actor=request.user,
+                        consent=form.consent(),
+                    )  # fmt: skip
+                    consent_text_queue(event=event)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                done = (
+                    _("%(contact)s is opted in to %(program)s; the evidence is in the ledger.")
+                    if event.kind == ConsentKind.OPT_IN
+                    else _("%(contact)s was texted to reply YES for %(program)s; consent is recorded as pending.")
+                )
+                self.message_user(request, done % {"contact": contact, "program": program})
+                return HttpResponseRedirect(self._change_url(contact))
         return self._page(
             request, "opt_in.html", _("Record consent for %(c)s") % {"c": contact}, form=form, contact=contact
         )

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Contact, Program, SubscriptionStatus, SuppressedNumber
 from .phones import phone_e164
+from .services import ConsentOnBehalf
 
 
 class PhoneFormField(forms.CharField):
@@ -83,6 +84,21 @@ class OptInForm(forms.Form):
         help_text=_("Where the proof is kept (call recording id, scanned form, e-mail subject and date) and what "
                     "the person agreed to."),
     )  # fmt: skip
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Required for age-gated programs: the person must have been old enough when they consented."),
+    )
+    double_opt_in_exception = forms.CharField(
+        label=_("Confirmed without a text (exception)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("Leave empty and the person gets a “reply YES” text when the program uses double opt-in. "
+                    "Fill in only when they confirmed another way, and say how (kept as evidence). A number "
+                    "that ever opted out always needs its own YES."),
+    )  # fmt: skip
 
     def clean_consented_at(self):
         when = self.cleaned_data["consented_at"]
@@ -90,14 +106,18 @@ class OptInForm(forms.Form):
             raise forms.ValidationError(_("Consent can't be in the future."), code="future")
         return when
 
-    def evidence(self) -> dict:
+    def consent(self) -> ConsentOnBehalf:
         data = self.cleaned_data
-        return {
-            "reason": data["details"],
-            "channel": data["channel"],
-            "channel_label": str(ConsentChannel(data["channel"]).label),
-            "consented_at": data["consented_at"].isoformat(),
-        }
+        return ConsentOnBehalf(
+            consented_at=data["consented_at"],
+            evidence={
+                "reason": data["details"],
+                "channel": data["channel"],
+                "channel_label": str(ConsentChannel(data["channel"]).label),
+            },
+            date_of_birth=data.get("date_of_birth"),
+            double_opt_in_exception=data.get("double_opt_in_exception", ""),
+        )
 
 
 class ContactImportForm(forms.Form):

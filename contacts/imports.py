@@ -1,29 +1,39 @@
-"""Import contacts with their consent evidence from a CSV file, all or nothing.
+"""Import contacts with their consent evidence from a CSV file: checked whole, then written in short batches.
 
-Rows are streamed from the upload (never all held in memory) inside one
-transaction. Each row costs a constant number of queries: the contact, its
-latest opt-out, tags and the ledger event. The first bad row stops the
-writing, the rest are still checked so staff get every error in one go, and
-then the whole import rolls back.
+The first pass parses and checks every row against the web's rules
+(`contacts.services.consent_on_behalf_check`: no consent older than the number's
+latest opt-out, the age gate, no suppressed number) and writes nothing: a file
+with any bad row is refused whole, with every error listed. The second pass
+writes `IMPORT_BATCH_ROWS` rows per transaction, so a STOP never waits long
+behind an import's locks; each row is checked again under its lock, and a row
+whose number opted out in between is refused and reported, not imported.
+Rows are streamed from the upload (never all held in memory). Consent for a
+double opt-in program, or for a number with an opt-out on record, is recorded
+pending and the person gets the "reply YES" text; active imported consent gets
+no text (it was confirmed where it was given).
 """
 
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import ConsentEvent, ConsentKind, ConsentMethod, Program, SuppressedNumber, Tag
-from .phones import phone_digest, phone_facts
-from .services import consent_opt_in, contact_get_or_create
+from messaging.services import consent_text_queue
+
+from .models import ConsentKind, ConsentMethod, Program, Tag
+from .phones import phone_facts
+from .services import ConsentOnBehalf, consent_on_behalf_check, consent_opt_in_on_behalf, contact_get_or_create
+from .validators import person_name_clean
 
 REQUIRED_COLUMNS = ("phone", "program", "consented_at", "consent_method", "evidence")
-OPTIONAL_COLUMNS = ("first_name", "last_name", "email", "tags")
+OPTIONAL_COLUMNS = ("first_name", "last_name", "email", "tags", "date_of_birth", "double_opt_in_exception")
 # Past this many, more errors add nothing for the person fixing the file.
 MAX_REPORTED_ERRORS = 100
 
@@ -47,8 +57,10 @@ class ImportRejected(Exception):
 class ImportResult:
     rows: int = 0
     contacts_created: int = 0
-    opt_ins: int = 0
+    opt_ins: int = 0  # consent records written (active or pending)
+    pending: int = 0  # of those, waiting for the person's YES
     tags_created: list[str] = field(default_factory=list)
+    refused: list[RowError] = field(default_factory=list)  # rows whose number changed state during the write
 
 
 @dataclass(frozen=True)
@@ -62,42 +74,91 @@ class _Row:
     last_name: str
     email: str
     tags: tuple[str, ...]
+    date_of_birth: date | None
+    double_opt_in_exception: str
+
+    def consent(self) -> ConsentOnBehalf:
+        return ConsentOnBehalf(
+            consented_at=self.consented_at,
+            evidence={
+                "reason": f"{self.consent_method}: {self.evidence}",
+                "consent_method": self.consent_method,
+                "evidence": self.evidence,
+            },
+            date_of_birth=self.date_of_birth,
+            double_opt_in_exception=self.double_opt_in_exception,
+        )
 
 
 def contacts_import_csv(*, file, actor, file_name: str = "") -> ImportResult:
-    """Import every row or none. Raises ImportRejected listing row-numbered errors."""
+    """Check every row, then import them. Raises ImportRejected listing row-numbered errors (nothing written)."""
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
-    errors: list[RowError] = []
     result = ImportResult()
     try:
-        with transaction.atomic():
-            _check_header(reader.fieldnames)
-            programs = Program.objects.in_bulk(field_name="slug")
-            tags: dict[str, Tag] = {}
-            for row_number, raw in enumerate(reader, start=2):
-                result.rows += 1
-                try:
-                    row = _row_parse(raw, programs)
-                    _row_check_not_revoked(row)
-                    if not errors:
-                        _row_import(row, row_number, actor, file_name, tags, result)
-                except ValidationError as error:
-                    errors.append(RowError(row_number, " ".join(error.messages)))
-                    if len(errors) >= MAX_REPORTED_ERRORS:
-                        break
-            if not errors and result.rows == 0:
-                errors.append(RowError(1, "The file has a header but no rows."))
-            if errors:
-                raise ImportRejected(errors)
+        errors = _rows_check(csv.DictReader(text), result)
+        if errors:
+            raise ImportRejected(errors)
+        text.seek(0)
+        _rows_write(csv.DictReader(text), actor, file_name, result)
     except UnicodeDecodeError:
         message = "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
         raise ImportRejected([RowError(1, message)]) from None
     except csv.Error as error:
-        raise ImportRejected([RowError(reader.line_num, f"The file is not valid CSV ({error}).")]) from None
+        raise ImportRejected([RowError(1, f"The file is not valid CSV ({error}).")]) from None
     finally:
         text.detach()  # leave the upload open for its owner to close
     return result
+
+
+def _rows(reader: csv.DictReader, programs: dict[str, Program]):
+    """(row number, parsed row or the ValidationError) for each row."""
+    _check_header(reader.fieldnames)
+    for row_number, raw in enumerate(reader, start=2):
+        try:
+            yield row_number, _row_parse(raw, programs)
+        except ValidationError as error:
+            yield row_number, error
+
+
+def _rows_check(reader: csv.DictReader, result: ImportResult) -> list[RowError]:
+    errors: list[RowError] = []
+    programs = Program.objects.in_bulk(field_name="slug")
+    for row_number, row in _rows(reader, programs):
+        result.rows += 1
+        try:
+            if isinstance(row, ValidationError):
+                raise row
+            consent_on_behalf_check(e164=row.e164, program=row.program, consent=row.consent())
+        except ValidationError as error:
+            errors.append(RowError(row_number, " ".join(error.messages)))
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+    if not errors and result.rows == 0:
+        errors.append(RowError(1, "The file has a header but no rows."))
+    return errors
+
+
+def _rows_write(reader: csv.DictReader, actor, file_name: str, result: ImportResult) -> None:
+    programs = Program.objects.in_bulk(field_name="slug")
+    tags: dict[str, Tag] = {}
+    batch: list[tuple[int, _Row]] = []
+    for row_number, row in _rows(reader, programs):
+        batch.append((row_number, row))
+        if len(batch) >= settings.IMPORT_BATCH_ROWS:
+            _batch_write(batch, actor, file_name, tags, result)
+            batch = []
+    _batch_write(batch, actor, file_name, tags, result)
+
+
+def _batch_write(batch, actor, file_name: str, tags: dict, result: ImportResult) -> None:
+    # One short transaction per batch: the locks a row takes are held for a batch, not for the whole file.
+    with transaction.atomic():
+        for row_number, row in batch:
+            try:
+                with transaction.atomic():
+                    _row_import(row, row_number, actor, file_name, tags, result)
+            except ValidationError as error:
+                result.refused.append(RowError(row_number, " ".join(error.messages)))
 
 
 def _check_header(fieldnames) -> None:
@@ -134,9 +195,17 @@ def _row_parse(raw: dict, programs: dict[str, Program]) -> _Row:
             validate_email(email)
         except ValidationError:
             problems.append(f"“{email}” is not an e-mail address.")
-    for column, limit in (("first_name", 60), ("last_name", 60)):
-        if len(values.get(column, "")) > limit:
-            problems.append(f"{column} is longer than {limit} characters.")
+    names = {}
+    for column in ("first_name", "last_name"):
+        try:
+            names[column] = person_name_clean(values.get(column, ""))
+        except ValidationError as error:
+            problems.append(f"{column}: {' '.join(error.messages)}")
+    born = None
+    if values.get("date_of_birth"):
+        born = _parse_day(values["date_of_birth"])
+        if born is None:
+            problems.append(f"date_of_birth “{values['date_of_birth']}” is not a date (use e.g. 1990-04-30).")
     tags = tuple(sorted({t.strip()[:50] for t in values.get("tags", "").replace(",", ";").split(";") if t.strip()}))
     if problems:
         raise ValidationError(problems)
@@ -146,11 +215,20 @@ def _row_parse(raw: dict, programs: dict[str, Program]) -> _Row:
         consented_at=consented_at,
         consent_method=values["consent_method"][:200],
         evidence=values["evidence"][:2000],
-        first_name=values.get("first_name", ""),
-        last_name=values.get("last_name", ""),
+        first_name=names.get("first_name", ""),
+        last_name=names.get("last_name", ""),
         email=email,
         tags=tags,
+        date_of_birth=born,
+        double_opt_in_exception=values.get("double_opt_in_exception", "")[:500],
     )
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return parse_date(text) or datetime.strptime(text, "%m/%d/%Y").date()
+    except ValueError:
+        return None
 
 
 def _parse_when(text: str, problems: list) -> datetime | None:
@@ -174,22 +252,6 @@ def _parse_when(text: str, problems: list) -> datetime | None:
     return when
 
 
-def _row_check_not_revoked(row: _Row) -> None:
-    """Consent older than a later opt-out (or a suppression) proves nothing: refuse the row."""
-    if SuppressedNumber.objects.filter(digest=phone_digest(row.e164)).exists():
-        raise ValidationError("This number is on the suppression list and must never be texted.")
-    last_opt_out = (
-        ConsentEvent.objects.filter(contact__phone=row.e164, kind=ConsentKind.OPT_OUT)
-        .filter(program__isnull=True) | ConsentEvent.objects.filter(
-            contact__phone=row.e164, kind=ConsentKind.OPT_OUT, program=row.program)
-    ).order_by("-id").values_list("created_at", flat=True).first()  # fmt: skip
-    if last_opt_out and last_opt_out >= row.consented_at:
-        raise ValidationError(
-            f"This number opted out on {last_opt_out:%Y-%m-%d %H:%M} UTC, after the consent in this row. "
-            "Only new consent, given after the opt-out, can be imported."
-        )
-
-
 def _row_import(row: _Row, row_number: int, actor, file_name: str, tags: dict, result: ImportResult) -> None:
     contact, created = contact_get_or_create(
         phone=row.e164, first_name=row.first_name, last_name=row.last_name, email=row.email
@@ -197,21 +259,15 @@ def _row_import(row: _Row, row_number: int, actor, file_name: str, tags: dict, r
     result.contacts_created += created
     if row.tags:
         contact.tags.add(*(_tag(name, tags, result) for name in row.tags))
-    consent_opt_in(
-        contact=contact,
-        program=row.program,
-        method=ConsentMethod.IMPORT,
-        actor=actor,
-        evidence={
-            "reason": f"{row.consent_method}: {row.evidence}",
-            "consent_method": row.consent_method,
-            "evidence": row.evidence,
-            "consented_at": row.consented_at.isoformat(),
-            "file_name": file_name,
-            "row": row_number,
-        },
+    consent = row.consent()
+    consent.evidence.update({"file_name": file_name, "row": row_number})
+    event = consent_opt_in_on_behalf(
+        contact=contact, program=row.program, method=ConsentMethod.IMPORT, actor=actor, consent=consent
     )
     result.opt_ins += 1
+    if event.kind == ConsentKind.PENDING:
+        result.pending += 1
+        consent_text_queue(event=event)
 
 
 def _tag(name: str, cache: dict, result: ImportResult) -> Tag:

@@ -165,6 +165,8 @@ class ConsentEvent(models.Model):
         indexes = [
             models.Index(fields=["contact", "id"]),
             models.Index(fields=["id"], condition=models.Q(position__isnull=True), name="consentevent_unsealed"),
+            # Opt-outs by number (not by contact): they must survive a contact moved to another number.
+            models.Index(fields=["phone", "id"], condition=models.Q(kind="opt_out"), name="consentevent_optout_phone"),
         ]
 
     def __str__(self):

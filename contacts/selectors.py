@@ -1,28 +1,143 @@
 """Reads about contacts and consent.
 
-"May we send program P to this contact right now?" has one answer, built
-here as a query expression, so a single contact check, an audience build and
-the check at the moment of sending all ask exactly the same question.
+"May we send this text to this person right now?" has one answer, built here
+as query expressions, so a single check, an audience build and the gate every
+text passes at the moment of sending (`messaging.outbox`) all ask exactly the
+same question. The answer depends on what the text is for: each kind of text
+has its own rule (`SEND_RULES`), written as the conditions that block it.
 """
+
+from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import Contact, Program, Subscription, SubscriptionStatus, SuppressedNumber
+from .models import ConsentEvent, ConsentKind, Contact, Program, Subscription, SubscriptionStatus, SuppressedNumber
+
+# Each kind of text, what lets it go out. The keys are `messaging.models.MessageKind` values.
+SEND_RULES = {
+    "campaign": "active consent to the campaign's program; the number is not suppressed or undeliverable",
+    "test": "as a campaign: active consent to the campaign's program (and a staff user who asked, within a rate)",
+    "confirm": "the opt-in it confirms is still the current state of that program (no opt-out since)",
+    "optin_req": "the pending sign-up it asks about is still pending and unexpired (at most a few a day)",
+    "stop_conf": "one per opt-out event, to the number that opted out, within the confirmation window",
+    "help": "answers a text the person just sent (any number, even an opted-out one)",
+    "reply": "answers a text the person sent, unless they have opted out of everything or are suppressed",
+}
+
+# Reasons a text is held back, in the order they are reported (the first that applies wins).
+BLOCK_LABELS = {
+    "suppressed": "number suppressed",
+    "undeliverable": "number undeliverable",
+    "opted_out": "opted out",
+    "no_consent": "no active consent",
+    "consent_changed": "consent changed since this opt-in",
+    "not_pending": "the sign-up it asks about is no longer pending",
+    "not_an_opt_out": "not an opt-out of this contact",
+}
+
+
+@dataclass(frozen=True)
+class SendRefs:
+    """How the rows being checked lead to the contact, the program and the consent event.
+
+    On `Contact` rows (an audience) the program is a value; on message rows each row names its own.
+    """
+
+    contact: str = "pk"  # the contact id as seen from the rows
+    contact_fields: str = ""  # the prefix reaching the contact's fields ("" or "contact__")
+    program: object = None  # a program (instance or id), or None to read `program_id` from each row
+    event: str = "consent_event_id"  # the consent event id, for kinds that answer one event
+
+
+MESSAGE_ROWS = SendRefs(contact="contact_id", contact_fields="contact__")
+
+
+def _program(refs: SendRefs):
+    return OuterRef("program_id") if refs.program is None else refs.program
+
+
+def send_blockers(*, kind: str, refs: SendRefs = MESSAGE_ROWS) -> dict[str, Q]:
+    """For one kind of text, each condition that holds it back (key: `BLOCK_LABELS`), as a Q on the rows.
+
+    A text may go out when none applies. Each condition names the state it
+    looks at, so a consent change landing between two of them can't give a
+    contact the wrong label (an opt-out reported as "no consent").
+    """
+    if kind not in SEND_RULES:
+        raise ValueError(f"no sending rule for kind {kind!r}")
+    contact, fields = OuterRef(refs.contact), refs.contact_fields
+    subscriptions = Subscription.objects.filter(contact_id=contact)
+    suppressed = Q(Exists(SuppressedNumber.objects.filter(digest=OuterRef(f"{fields}phone_digest"))))
+    undeliverable = Q(**{f"{fields}undeliverable_at__isnull": False})
+    if kind in ("campaign", "test"):
+        of_program = subscriptions.filter(program=_program(refs))
+        opted_out = Q(Exists(of_program.filter(status=SubscriptionStatus.OPTED_OUT)))
+        return {
+            "suppressed": suppressed,
+            "undeliverable": undeliverable,
+            "opted_out": opted_out,
+            "no_consent": ~Q(Exists(of_program.filter(status=SubscriptionStatus.ACTIVE))) & ~opted_out,
+        }
+    if kind == "confirm":
+        current = subscriptions.filter(
+            program=_program(refs), status=SubscriptionStatus.ACTIVE, last_event_id=OuterRef(refs.event)
+        )
+        return {"suppressed": suppressed, "undeliverable": undeliverable, "consent_changed": ~Q(Exists(current))}
+    if kind == "optin_req":
+        pending = subscriptions.filter(
+            program=_program(refs),
+            status=SubscriptionStatus.PENDING,
+            last_event_id=OuterRef(refs.event),
+            pending_expires_at__gt=timezone.now(),
+        )
+        return {"suppressed": suppressed, "undeliverable": undeliverable, "not_pending": ~Q(Exists(pending))}
+    if kind == "stop_conf":
+        opt_out = ConsentEvent.objects.filter(pk=OuterRef(refs.event), contact_id=contact, kind=ConsentKind.OPT_OUT)
+        return {"not_an_opt_out": ~Q(Exists(opt_out))}
+    if kind == "reply":
+        live = subscriptions.filter(status__in=(SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING))
+        revoked = Q(Exists(subscriptions.filter(status=SubscriptionStatus.OPTED_OUT))) & ~Q(Exists(live))
+        return {"suppressed": suppressed, "opted_out": revoked}
+    return {}  # "help": a reply to the person's own text, whatever their consent
+
+
+def send_allowed_q(*, kind: str, refs: SendRefs = MESSAGE_ROWS) -> Q:
+    """True on the rows where no blocker of `kind` applies."""
+    allowed = Q()
+    for condition in send_blockers(kind=kind, refs=refs).values():
+        allowed &= ~condition
+    return allowed
 
 
 def consent_sendable_q(*, program, contact_ref: str = "pk", prefix: str = "") -> Q:
-    """A Q on a queryset whose rows lead to a contact, true when the contact may get `program` now.
+    """A Q on rows leading to a contact, true when the contact may get marketing for `program` now.
 
-    `contact_ref` names the contact id as seen from the queryset (for `Contact`
-    itself "pk"; for a message table "contact_id"); `prefix` reaches contact
-    fields from there ("" or "contact__").
+    The campaign rule of `send_blockers`, for audiences (`Contact` rows) and campaign messages.
     """
-    active = Subscription.objects.filter(
-        contact_id=OuterRef(contact_ref), program=program, status=SubscriptionStatus.ACTIVE
+    return send_allowed_q(kind="campaign", refs=SendRefs(contact=contact_ref, contact_fields=prefix, program=program))
+
+
+def opt_out_latest_for_number(
+    *, e164: str, program: Program | None = None, any_program: bool = False
+) -> ConsentEvent | None:
+    """The newest opt-out recorded for this number, whichever contact held it then.
+
+    Revoke-all opt-outs, and those of `program` when one is given; with `any_program`, of any program.
+    By number, not by contact: an opt-out must survive a staff edit that moves a contact to another number.
+    """
+    events = ConsentEvent.objects.filter(phone=e164, kind=ConsentKind.OPT_OUT)
+    if not any_program:
+        events = events.filter(Q(program__isnull=True) | Q(program=program) if program else Q(program__isnull=True))
+    return events.order_by("-id").first()
+
+
+def number_has_opt_out_on_record(*, e164: str, digest: str) -> bool:
+    """True when this number ever opted out of anything, or is suppressed: only its own YES brings it back."""
+    return (
+        ConsentEvent.objects.filter(phone=e164, kind=ConsentKind.OPT_OUT).exists()
+        or SuppressedNumber.objects.filter(digest=digest).exists()
     )
-    suppressed = SuppressedNumber.objects.filter(digest=OuterRef(f"{prefix}phone_digest"))
-    return Q(Exists(active)) & ~Q(Exists(suppressed)) & Q(**{f"{prefix}undeliverable_at__isnull": True})
 
 
 def consent_may_send(*, contact: Contact, program: Program) -> bool:

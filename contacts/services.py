@@ -5,7 +5,7 @@ same transaction, so the current state can never disagree with the evidence.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +24,7 @@ from .models import (
     SuppressedNumber,
 )
 from .phones import phone_digest, phone_facts
+from .selectors import opt_out_latest_for_number
 
 
 def contact_get_or_create(
@@ -69,14 +70,24 @@ def _require_evidence(method: str, evidence: dict) -> None:
         raise ValidationError({"reason": "Say how and when the person consented (or why they opted out)."})
 
 
-def _consent_lock(contact: Contact, program: Program | None = None) -> None:
-    """Take the locks every consent change takes, always in this order: contact, subscriptions, ledger.
+def contacts_lock(contact_ids) -> None:
+    """Lock contact rows in id order: the one helper every consent change and every send takes its locks with.
 
-    The send path locks the contact row while it re-checks consent and hands a
-    message to the provider, so a consent change waits for a send in flight
-    and every later send sees the change. One order everywhere means no deadlock.
+    The lock order everywhere: outbound message rows, then contacts (id order), then
+    subscriptions, then the ledger. The send path holds these contact locks while it
+    re-checks consent and hands texts to the provider, so a consent change waits for a
+    send in flight and every later send sees the change; one order means no deadlock.
+    NO KEY UPDATE: it conflicts with itself (two consent changes, or a change and a send,
+    queue) but not with the key-share locks that inserting a message for the contact takes.
     """
-    Contact.objects.select_for_update(no_key=True).filter(pk=contact.pk).exists()
+    ids = sorted({pk for pk in contact_ids if pk is not None})
+    if ids:
+        list(Contact.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
+def _consent_lock(contact: Contact, program: Program | None = None) -> None:
+    """Take the locks every consent change takes, in the one order: contact, subscriptions, ledger."""
+    contacts_lock([contact.pk])
     subscriptions = Subscription.objects.select_for_update().filter(contact=contact)
     if program is not None:
         subscriptions = subscriptions.filter(program=program)
@@ -96,6 +107,12 @@ def consent_opt_in(
     """Record consent to `program`. `pending=True` starts a double opt-in that a YES completes."""
     _require_evidence(method, evidence)
     _consent_lock(contact, program)
+    return _opt_in_record(contact=contact, program=program, method=method, evidence=evidence, actor=actor,
+                          pending=pending)  # fmt: skip
+
+
+def _opt_in_record(*, contact, program, method, evidence, actor, pending) -> ConsentEvent:
+    # The caller holds the consent locks.
     now = timezone.now()
     kind = ConsentKind.PENDING if pending else ConsentKind.OPT_IN
     event = ledger_append(
@@ -112,30 +129,58 @@ def consent_opt_in(
 
 
 @transaction.atomic
-def consent_confirm_pending(*, contact: Contact, method: str, evidence: dict) -> list[ConsentEvent]:
-    """A YES reply: every unexpired pending opt-in of this contact becomes active, one event each."""
+def consent_confirm_request(
+    *, contact: Contact, request_event_id: int, method: str, evidence: dict
+) -> ConsentEvent | None:
+    """A YES answering one "reply YES" request: that one pending opt-in becomes active. None when it no longer waits.
+
+    Only the request the person was texted about is confirmed: a stranger who opened other
+    pending sign-ups for this number through the public forms gets nothing from this YES.
+    """
     _consent_lock(contact)
     now = timezone.now()
-    pending = list(
-        Subscription.objects.select_for_update()
-        .filter(contact=contact, status=SubscriptionStatus.PENDING, pending_expires_at__gt=now)
-        .select_related("program")
-    )
-    events = []
-    for subscription in pending:
-        event = ledger_append(
-            contact=contact,
-            program=subscription.program,
-            kind=ConsentKind.OPT_IN,
-            method=method,
-            evidence={**evidence, "confirms_event": subscription.last_event_id},
-            at=now,
+    subscription = (
+        Subscription.objects.filter(
+            contact=contact, status=SubscriptionStatus.PENDING, last_event_id=request_event_id,
+            pending_expires_at__gt=now,
         )
-        subscription.status = SubscriptionStatus.ACTIVE
-        subscription.last_event = event
-        subscription.pending_expires_at = None
-        subscription.updated_at = now
-        subscription.save(update_fields=["status", "last_event", "pending_expires_at", "updated_at"])
+        .select_related("program")
+        .first()
+    )  # fmt: skip
+    if subscription is None:
+        return None
+    event = ledger_append(
+        contact=contact, program=subscription.program, kind=ConsentKind.OPT_IN, method=method,
+        evidence={**evidence, "confirms_event": request_event_id}, at=now,
+    )  # fmt: skip
+    Subscription.objects.filter(pk=subscription.pk).update(
+        status=SubscriptionStatus.ACTIVE, last_event=event, pending_expires_at=None, updated_at=now
+    )
+    return event
+
+
+@transaction.atomic
+def consent_restore(*, contact: Contact, method: str, evidence: dict) -> list[ConsentEvent]:
+    """START from the person: restore exactly what their latest opt-out removed, one event per program.
+
+    Programs stopped earlier, separately, stay stopped: each needs its own act. Inactive programs
+    are not restored.
+    """
+    _consent_lock(contact)
+    stopped = Subscription.objects.filter(contact=contact, status=SubscriptionStatus.OPTED_OUT)
+    latest = stopped.order_by("-last_event_id").values_list("last_event_id", flat=True).first()
+    if latest is None:
+        return []
+    now = timezone.now()
+    events = []
+    for subscription in stopped.filter(last_event_id=latest, program__is_active=True).select_related("program"):
+        event = ledger_append(
+            contact=contact, program=subscription.program, kind=ConsentKind.OPT_IN, method=method,
+            evidence={**evidence, "restores_after_event": latest}, at=now,
+        )  # fmt: skip
+        Subscription.objects.filter(pk=subscription.pk).update(
+            status=SubscriptionStatus.ACTIVE, last_event=event, pending_expires_at=None, updated_at=now
+        )
         events.append(event)
     return events
 
@@ -164,6 +209,95 @@ def consent_opt_out(
         subscriptions = subscriptions.filter(program=program)
     subscriptions.update(status=SubscriptionStatus.OPTED_OUT, last_event=event, pending_expires_at=None, updated_at=now)
     return event
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def program_minimum_age(program: Program) -> int:
+    return program.minimum_age or settings.CONSENT_MINIMUM_AGE_DEFAULT
+
+
+def consent_age_gate(*, program: Program, born: date | None, on: date) -> dict | None:
+    """The age check of an age-gated program, as evidence (the date itself is not kept). ValidationError if it fails."""
+    if not program.age_gated:
+        return None
+    minimum = program_minimum_age(program)
+    if born is None:
+        raise ValidationError(
+            f"“{program}” is age-gated: give the person's date of birth (they must be {minimum} or older)."
+        )
+    if born > on or born.year < 1900:
+        raise ValidationError("Enter a real date of birth.")
+    if age_on(born, on) < minimum:
+        raise ValidationError(f"The person was under {minimum} when they consented; “{program}” needs {minimum}+.")
+    return {"minimum_age": minimum, "passed": True, "checked_on": on.isoformat()}
+
+
+@dataclass(frozen=True)
+class ConsentOnBehalf:
+    """Consent staff record for someone (a recorded call, a paper form) or an import row brings.
+
+    `double_opt_in_exception` says why no "reply YES" is needed for a double opt-in program
+    (e.g. "confirmed by reading the terms back on a recorded call, ref 8812"); it is kept as evidence.
+    """
+
+    consented_at: datetime
+    evidence: dict
+    date_of_birth: date | None = None
+    double_opt_in_exception: str = ""
+
+
+@dataclass(frozen=True)
+class OnBehalfChecked:
+    age_gate: dict | None  # the age check, as evidence
+    opted_out_before: bool  # the number has an opt-out on record: only its own YES brings it back
+
+
+def consent_on_behalf_check(*, e164: str, program: Program, consent: ConsentOnBehalf) -> OnBehalfChecked:
+    """The web's rules, applied to consent recorded by staff or imported. ValidationError when it can't be recorded.
+
+    Read-only, so an import can check every row before writing any.
+    """
+    if SuppressedNumber.objects.filter(digest=phone_digest(e164)).exists():
+        raise ValidationError("This number is on the suppression list and must never be texted.")
+    any_opt_out = opt_out_latest_for_number(e164=e164, program=None, any_program=True)
+    last_opt_out = opt_out_latest_for_number(e164=e164, program=program) if any_opt_out else None
+    if last_opt_out and last_opt_out.created_at >= consent.consented_at:
+        raise ValidationError(
+            f"This number opted out on {last_opt_out.created_at:%Y-%m-%d %H:%M} UTC, after the consent given here. "
+            "Only new consent, given after the opt-out, can be recorded."
+        )
+    if any_opt_out and consent.double_opt_in_exception.strip():
+        raise ValidationError(
+            "This number opted out before: only the person's own YES by text can bring it back, with no exception."
+        )
+    age_gate = consent_age_gate(program=program, born=consent.date_of_birth, on=consent.consented_at.date())
+    return OnBehalfChecked(age_gate=age_gate, opted_out_before=any_opt_out is not None)
+
+
+@transaction.atomic(savepoint=False)  # an import gives each row its own savepoint
+def consent_opt_in_on_behalf(
+    *, contact: Contact, program: Program, method: str, actor, consent: ConsentOnBehalf
+) -> ConsentEvent:
+    """Record consent staff or an import bring, under the web's rules (`consent_on_behalf_check`).
+
+    The result is pending, waiting for the person's own YES, when the program uses double opt-in
+    (unless an exception is recorded) and always when the number has an opt-out on record.
+    The caller sends the confirmation or "reply YES" text the event asks for.
+    """
+    _consent_lock(contact, program)
+    checked = consent_on_behalf_check(e164=str(contact.phone), program=program, consent=consent)
+    exception = consent.double_opt_in_exception.strip()
+    needs_yes = checked.opted_out_before or (program.double_opt_in and not exception)
+    evidence = {**consent.evidence, "consented_at": consent.consented_at.isoformat(), "age_gate": checked.age_gate}
+    if program.double_opt_in and not needs_yes:
+        evidence["double_opt_in_exception"] = exception
+    _require_evidence(method, evidence)
+    return _opt_in_record(
+        contact=contact, program=program, method=method, evidence=evidence, actor=actor, pending=needs_yes
+    )
 
 
 def consent_expire_pending(*, now=None, batch_size: int = 1000) -> int:

@@ -1,15 +1,25 @@
-"""Inbound texts: store each once, act on what it means, and decide the reply, in one transaction.
+"""Inbound texts: check the webhook's input, store each text once, act on what it means, decide the replies.
 
-Once the webhook has answered, an opt-out is committed: no send that starts
-later can go out (the send path re-checks consent under the same contact lock).
+All in one transaction, holding the sender's contact lock: once the webhook has
+answered, an opt-out is committed, and no send that starts later can go out (the
+gate re-checks consent under the same lock). Replies pass the gate too: they
+go back in the webhook's TwiML answer, or, for a text applied late from the
+spool or the backstop poll, through the outbox.
+
+Re-subscription only by the person's own act, scoped to what they revoked:
+a YES confirms only the "reply YES" request it answers; START (or a YES with no
+request) restores exactly what the latest opt-out removed; a program keyword
+opts in to that one program.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import (
@@ -23,11 +33,19 @@ from contacts.models import (
 )
 from contacts.phones import phone_normalize
 from contacts.selectors import subscription_status
-from contacts.services import consent_confirm_pending, consent_opt_in, consent_opt_out, contact_get_or_create
+from contacts.services import (
+    consent_confirm_request,
+    consent_opt_in,
+    consent_opt_out,
+    consent_restore,
+    contact_get_or_create,
+    contacts_lock,
+)
 
 from . import keywords as kw
-from .models import InboundClassification, InboundMessage, ReviewDecision
-from .selectors import keywords_current, program_last_texted
+from .models import InboundClassification, InboundMessage, MessageKind, MessageStatus, OutboundMessage, ReviewDecision
+from .outbox import HANDED_OVER_STATUSES, outbox_queue, outbox_reply
+from .selectors import keywords_current, our_numbers, program_last_texted
 from .texts import (
     text_help,
     text_help_generic,
@@ -36,11 +54,49 @@ from .texts import (
     text_opt_out_confirmation_generic,
 )
 
+# Twilio message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
+_MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
+# Control characters PostgreSQL or a person reading the record can't use; tabs and line breaks stay.
+_CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"} | {127}
+
+
+def inbound_params_clean(params: Mapping[str, str]) -> dict[str, str]:
+    """The webhook's fields, NUL bytes and other control characters removed (after the signature is checked)."""
+    return {_strip_control(key): _strip_control(params.get(key) or "") for key in params}
+
+
+def _strip_control(text: str) -> str:
+    return text.translate(dict.fromkeys(_CONTROL)) if any(ord(c) in _CONTROL for c in text) else text
+
+
+def inbound_params_check(params: Mapping[str, str]) -> None:
+    """Refuse (ValidationError, a 400) fields Twilio would never send: a replayed or re-split request shows here.
+
+    The signature covers the concatenated names and values, so moving text from one field to
+    another can keep it valid; a strict MessageSid, its SmsSid copies, our account and our
+    numbers can't be re-split that way.
+    """
+    sid = params.get("MessageSid", "")
+    if not _MESSAGE_SID.match(sid):
+        raise ValidationError("MessageSid is missing or not a Twilio message SID.")
+    for copy in ("SmsSid", "SmsMessageSid"):
+        if params.get(copy) not in (None, sid):
+            raise ValidationError(f"{copy} differs from MessageSid.")
+    if settings.TWILIO_ACCOUNT_SID and params.get("AccountSid") != settings.TWILIO_ACCOUNT_SID:
+        raise ValidationError("AccountSid is not this account.")
+    ours = our_numbers()
+    if ours and phone_normalize(params.get("To") or "") not in ours:
+        raise ValidationError("To is not one of our numbers.")
+    if not (params.get("From") or "").strip():
+        raise ValidationError("From is missing.")
+    if len(params.get("Body") or "") > 1600 * 10:  # well past any concatenated text: not a person's reply
+        raise ValidationError("Body is too long.")
+
 
 @dataclass
 class InboundOutcome:
     message: InboundMessage | None  # None for a repeat delivery
-    replies: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # what goes back in the webhook's TwiML answer
 
     @property
     def duplicate(self) -> bool:
@@ -48,21 +104,40 @@ class InboundOutcome:
 
 
 @dataclass
+class _Reply:
+    kind: str
+    body: str
+    program: object = None
+    consent_event: ConsentEvent | None = None
+
+
+@dataclass
 class _Effect:
     text: str
-    replies: list[str] = field(default_factory=list)
+    replies: list[_Reply] = field(default_factory=list)
 
 
-def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
-    """Handle one inbound webhook (its form fields). Raises ValidationError without a MessageSid."""
-    sid = (params.get("MessageSid") or params.get("SmsMessageSid") or params.get("SmsSid") or "").strip()
-    if not sid:
-        raise ValidationError("MessageSid is missing.")
+def inbound_receive(
+    *, params: Mapping[str, str], received_at: datetime | None = None, reply_by: str = "twiml"
+) -> InboundOutcome:
+    """Handle one inbound text (its cleaned, checked webhook fields).
+
+    `reply_by="twiml"`: replies are decided now and returned for the webhook's answer.
+    `reply_by="api"`: a text applied late (spool, backstop poll); replies go out through the outbox.
+    """
+    sid = params["MessageSid"].strip()
     from_number = (params.get("From") or "").strip()
-    e164 = _e164_or_none(from_number)
+    e164 = phone_normalize(from_number)
     with transaction.atomic():
-        # One inbound at a time per number: a STOP and a send, or two STOPs, never interleave.
-        contact = Contact.objects.select_for_update().filter(phone=e164).first() if e164 else None
+        if connection.vendor == "postgresql":
+            # A STOP must not wait behind a bulk job's locks until Twilio gives up: past this, the webhook
+            # keeps the text in the spool and answers at once.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.INBOUND_LOCK_TIMEOUT_MS}ms"])
+        contact = Contact.objects.filter(phone=e164).first() if e164 else None
+        if contact is not None:
+            # One inbound at a time per number: a STOP and a send, or two STOPs, never interleave.
+            contacts_lock([contact.pk])
         result = _classify(params)
         message = InboundMessage(
             sid=sid[:40],
@@ -73,8 +148,8 @@ def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
             classification=result.meaning,
             keyword=result.keyword[:60],
             opt_out_type=(params.get("OptOutType") or "").strip().upper()[:10],
-            params={key: params.get(key) for key in params},
-            received_at=timezone.now(),
+            params=dict(params),
+            received_at=received_at or timezone.now(),
             review_decision=ReviewDecision.PENDING if result.meaning == kw.REVIEW else "",
         )
         try:
@@ -83,16 +158,25 @@ def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
         except IntegrityError:  # the provider retried a webhook we already handled
             return InboundOutcome(message=None)
         effect = _HANDLERS[result.meaning](message, result, e164)
-        message.effect = effect.text[:200]
-        message.reply = "\n\n".join(effect.replies)
+        sent = [_reply_send(message, reply, reply_by) for reply in effect.replies]
+        answered = [m.body for m in sent if m.status == MessageStatus.REPLIED]
+        held = [f"{m.get_kind_display()}: {m.reason}" for m in sent if m.status == MessageStatus.SKIPPED]
+        message.effect = "; ".join([effect.text, *(f"not sent ({h})" for h in held)])[:200]
+        message.reply = "\n\n".join(m.body for m in sent if m.status != MessageStatus.SKIPPED)
         message.save(update_fields=["contact", "effect", "reply"])
-    return InboundOutcome(message=message, replies=effect.replies)
+    return InboundOutcome(message=message, replies=answered)
 
 
-def _e164_or_none(raw: str) -> str | None:
-    # Lenient on purpose: a short code or an alphanumeric sender gives None, but any real number
-    # finds its contact, even one that would fail today's stricter checks for new numbers.
-    return phone_normalize(raw)
+def _reply_send(message: InboundMessage, reply: _Reply, reply_by: str) -> OutboundMessage:
+    fields = {
+        "kind": reply.kind, "body": reply.body, "contact": message.contact, "program": reply.program,
+        "consent_event": reply.consent_event, "in_reply_to": message,
+    }  # fmt: skip
+    if message.contact is None:
+        fields["to"] = message.from_number
+    if reply_by == "twiml":
+        return outbox_reply(**fields)
+    return outbox_queue(**fields)
 
 
 def _classify(params: Mapping[str, str]) -> kw.Classification:
@@ -125,13 +209,15 @@ def _evidence(message: InboundMessage, result: kw.Classification) -> dict:
         "from": message.from_number,
         "to": message.to_number,
         "opt_out_type": message.opt_out_type,
+        "received_at": message.received_at.isoformat(),
     }
 
 
 def _contact_for(message: InboundMessage, e164: str) -> Contact:
     if message.contact is None:
         contact, _ = contact_get_or_create(phone=e164)
-        message.contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contacts_lock([contact.pk])
+        message.contact = contact
     return message.contact
 
 
@@ -154,12 +240,27 @@ def _on_opt_out(message, result, e164) -> _Effect:
     last_program = program_last_texted(contact=contact)
     brand = last_program.brand if last_program else settings.SMS_DEFAULT_BRAND
     scope = last_program if settings.CONSENT_OPT_OUT_SCOPE == "program" else None
-    consent_opt_out(contact=contact, program=scope, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result))
+    event = consent_opt_out(
+        contact=contact, program=scope, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result)
+    )
     if already:
         return _Effect("opt-out recorded again; already opted out, so no second confirmation")
     if _twilio_answers(message):
         return _Effect("opted out; Twilio's Advanced Opt-Out sent the confirmation")
-    return _Effect("opted out", [text_opt_out_confirmation_generic(brand)])
+    confirmation = _Reply(MessageKind.STOP_CONFIRMATION, text_opt_out_confirmation_generic(brand), consent_event=event)
+    return _Effect("opted out", [confirmation])
+
+
+def _request_answered(contact: Contact) -> OutboundMessage | None:
+    """The "reply YES" request a YES from this contact answers: the latest one we handed over, still in its window."""
+    window = timezone.now() - timedelta(hours=settings.CONSENT_PENDING_EXPIRY_HOURS)
+    return (
+        OutboundMessage.objects.filter(
+            contact=contact, kind=MessageKind.OPT_IN_REQUEST, status__in=HANDED_OVER_STATUSES, created_at__gte=window
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 def _on_opt_in(message, result, e164) -> _Effect:
@@ -167,21 +268,29 @@ def _on_opt_in(message, result, e164) -> _Effect:
     if contact is None:
         return _Effect("unknown number: nothing to confirm or restore")
     evidence = _evidence(message, result)
-    programs = [event.program for event in consent_confirm_pending(
-        contact=contact, method=ConsentMethod.KEYWORD, evidence=evidence
-    )]  # fmt: skip
-    restorable = Subscription.objects.filter(
-        contact=contact, status=SubscriptionStatus.OPTED_OUT, program__is_active=True
-    ).select_related("program")
-    for subscription in restorable:
-        consent_opt_in(contact=contact, program=subscription.program, method=ConsentMethod.KEYWORD, evidence=evidence)
-        programs.append(subscription.program)
-    if not programs:
+    request = _request_answered(contact) if result.keyword == "yes" else None
+    if request is not None:
+        event = consent_confirm_request(
+            contact=contact, request_event_id=request.consent_event_id, method=ConsentMethod.KEYWORD,
+            evidence={**evidence, "answers_message": request.pk},
+        )  # fmt: skip
+        if event is None:
+            return _Effect("YES to a request that no longer waits (confirmed or expired): nothing changed")
+        return _confirmed(message, [event], f"confirmed {event.program.slug} (double opt-in)")
+    events = consent_restore(contact=contact, method=ConsentMethod.KEYWORD, evidence=evidence)
+    if not events:
         return _Effect("nothing to confirm or restore")
-    summary = "subscribed again to " + ", ".join(p.slug for p in programs)
+    return _confirmed(message, events, "subscribed again to " + ", ".join(e.program.slug for e in events))
+
+
+def _confirmed(message: InboundMessage, events: list[ConsentEvent], summary: str) -> _Effect:
     if _twilio_answers(message):
         return _Effect(summary + "; Twilio's Advanced Opt-Out replied")
-    return _Effect(summary, [text_opt_in_confirmation(p) for p in programs])
+    replies = [
+        _Reply(MessageKind.CONFIRMATION, text_opt_in_confirmation(e.program), program=e.program, consent_event=e)
+        for e in events
+    ]
+    return _Effect(summary, replies)
 
 
 def _on_program_keyword(message, result, e164) -> _Effect:
@@ -192,11 +301,16 @@ def _on_program_keyword(message, result, e164) -> _Effect:
     contact = _contact_for(message, e164)
     if program.age_gated:
         url = f"{settings.PUBLIC_BASE_URL}/join/{program.slug}/"
-        return _Effect("age-gated program: sent to the web sign-up", [text_keyword_needs_web_sign_up(program, url)])
+        reply = _Reply(MessageKind.HELP_REPLY, text_keyword_needs_web_sign_up(program, url), program=program)
+        return _Effect("age-gated program: sent to the web sign-up", [reply])
     if subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE:
-        return _Effect(f"already subscribed to {program.slug}", [text_opt_in_confirmation(program)])
-    consent_opt_in(contact=contact, program=program, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result))
-    return _Effect(f"subscribed to {program.slug} by keyword", [text_opt_in_confirmation(program)])
+        reply = _Reply(MessageKind.HELP_REPLY, text_opt_in_confirmation(program), program=program)
+        return _Effect(f"already subscribed to {program.slug}", [reply])
+    event = consent_opt_in(
+        contact=contact, program=program, method=ConsentMethod.KEYWORD, evidence=_evidence(message, result)
+    )
+    reply = _Reply(MessageKind.CONFIRMATION, text_opt_in_confirmation(program), program=program, consent_event=event)
+    return _Effect(f"subscribed to {program.slug} by keyword", [reply])
 
 
 def _on_help(message, result, e164) -> _Effect:
@@ -204,9 +318,9 @@ def _on_help(message, result, e164) -> _Effect:
         return _Effect("help; Twilio's Advanced Opt-Out replied")
     program = program_last_texted(contact=message.contact) if message.contact else None
     if program:
-        return _Effect(f"help for {program.slug}", [text_help(program)])
+        return _Effect(f"help for {program.slug}", [_Reply(MessageKind.HELP_REPLY, text_help(program), program)])
     generic = text_help_generic(settings.SMS_DEFAULT_BRAND, settings.SMS_DEFAULT_HELP_CONTACT)
-    return _Effect("help (no program)", [generic])
+    return _Effect("help (no program)", [_Reply(MessageKind.HELP_REPLY, generic)])
 
 
 def _on_review(message, result, e164) -> _Effect:

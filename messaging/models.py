@@ -12,9 +12,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class MessageKind(models.TextChoices):
+    """What a text is for. Each kind has its own rule in `contacts.selectors.SEND_RULES` (the values match)."""
+
     CAMPAIGN = "campaign", _("Campaign")  # marketing; needs active consent at the moment of sending
-    CONFIRMATION = "confirm", _("Opt-in confirmation")  # CTIA confirmation or "reply YES" request
-    TEST = "test", _("Test send")  # a campaign preview sent to a staff number
+    TEST = "test", _("Test send")  # a campaign preview, to a subscribed number only, sent by a named staff user
+    CONFIRMATION = "confirm", _("Opt-in confirmation")  # CTIA confirmation of one opt-in event
+    OPT_IN_REQUEST = "optin_req", _("“Reply YES” request")  # double opt-in: asks to confirm one pending event
+    STOP_CONFIRMATION = "stop_conf", _("Opt-out confirmation")  # the one reply to one opt-out event
+    HELP_REPLY = "help", _("HELP reply")  # answers a text the person just sent
+    AGENT_REPLY = "reply", _("Reply from staff")  # a support agent answering a text the person sent
 
 
 class MessageStatus(models.TextChoices):
@@ -26,6 +32,7 @@ class MessageStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")  # never sent on purpose: `reason` says why (e.g. opted out)
     CANCELED = "canceled", _("Canceled")  # its campaign was cancelled before it went out
     FAILED = "failed", _("Failed")  # permanent error: `error_code` and `reason` say which
+    REPLIED = "replied", _("Replied in the webhook answer")  # went back in the inbound webhook's TwiML
     # The provider's lifecycle (Twilio status callback values):
     QUEUED = "queued", _("Queued")
     ACCEPTED = "accepted", _("Accepted")
@@ -40,6 +47,8 @@ class MessageStatus(models.TextChoices):
 
 # Statuses from which a message may still be claimed and sent.
 SENDABLE_STATUSES = (MessageStatus.PENDING, MessageStatus.DEFERRED, MessageStatus.RETRY)
+# Kinds that answer one consent event; the gate lets at most one text go out per event.
+ONE_PER_EVENT_KINDS = (MessageKind.CONFIRMATION, MessageKind.OPT_IN_REQUEST, MessageKind.STOP_CONFIRMATION)
 
 
 class OutboundMessage(models.Model):
@@ -57,6 +66,19 @@ class OutboundMessage(models.Model):
     program = models.ForeignKey("contacts.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="messages", db_index=False
+    )
+    # The consent event a confirmation, "reply YES" request or opt-out confirmation is about.
+    consent_event = models.ForeignKey(
+        "contacts.ConsentEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    # The text a HELP reply, opt-out confirmation or staff reply answers.
+    in_reply_to = models.ForeignKey(
+        "messaging.InboundMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="replies",
+        db_index=False,
+    )  # fmt: skip
+    # The staff user who asked for a test send or wrote a reply.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     to = models.CharField(max_length=20, help_text=_("E.164"))
     # Campaign bodies are rendered when the message is sent; this is what the person received.
@@ -86,6 +108,18 @@ class OutboundMessage(models.Model):
                 condition=Q(kind=MessageKind.CAMPAIGN, campaign__isnull=False) | ~Q(kind=MessageKind.CAMPAIGN),
                 name="campaign_message_has_campaign",
             ),
+            models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="outbound_kind_valid"),
+            # "Exactly once per opt-in, request or opt-out", held by the database, not by a check-then-insert.
+            models.UniqueConstraint(
+                fields=["consent_event"],
+                condition=Q(consent_event__isnull=False) & Q(kind__in=ONE_PER_EVENT_KINDS),
+                name="one_text_per_consent_event",
+            ),
+            models.UniqueConstraint(
+                fields=["in_reply_to", "kind"],
+                condition=Q(in_reply_to__isnull=False) & Q(kind=MessageKind.HELP_REPLY),
+                name="one_help_reply_per_text",
+            ),
         ]
         indexes = [
             # Workers claim a campaign's due messages; progress counts group by status.
@@ -95,6 +129,16 @@ class OutboundMessage(models.Model):
             # A contact's latest message (a STOP's program and brand): without it, PostgreSQL walks the
             # primary key backwards through every newer message of a campaign.
             models.Index(fields=["contact", "id"], name="outbound_contact_latest"),
+            # Recovery of texts whose task was lost: the few non-campaign messages still waiting.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(campaign__isnull=True, status__in=["pending", "retry", "deferred", "claimed"]),
+                name="outbound_single_waiting",
+            ),
+            # Stuck sends of any kind: claimed, no SID yet.
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="claimed", sid__isnull=True), name="outbound_claimed_unsent"
+            ),
         ]
 
     def __str__(self):

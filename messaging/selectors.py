@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from contacts.models import Contact, Program, Subscription, SubscriptionStatus
+from contacts.phones import phone_normalize
 
 from .keywords import DEFAULT_KEYWORDS, KeywordSet, keyword_set
 from .models import KeywordMatch, KeywordMeaning, KeywordRule, OutboundMessage
@@ -52,6 +53,12 @@ def _keywords_from_database() -> KeywordSet:
         opt_out_phrases=pick(KeywordMeaning.OPT_OUT, KeywordMatch.PHRASE),
         review_phrases=pick(KeywordMeaning.REVIEW, KeywordMatch.PHRASE),
     )
+
+
+def our_numbers() -> set[str]:
+    """The numbers people text us at, in E.164 (empty: not configured, so an inbound `To` is not checked)."""
+    numbers = [settings.TWILIO_FROM_NUMBER, *settings.TWILIO_INBOUND_NUMBERS]
+    return {n for n in (phone_normalize(x) for x in numbers if x) if n}
 
 
 def program_last_texted(*, contact: Contact) -> Program | None:

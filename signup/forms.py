@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.phones import phone_e164
+from contacts.validators import person_name_clean
 
 DATE_OF_BIRTH_FORMATS = ["%m/%d/%Y", "%Y-%m-%d"]
 
@@ -62,6 +63,9 @@ class SignupForm(forms.Form):
     @property
     def minimum_age(self) -> int:
         return self.program.minimum_age or settings.CONSENT_MINIMUM_AGE_DEFAULT
+
+    def clean_first_name(self) -> str:
+        return person_name_clean(self.cleaned_data.get("first_name", ""))
 
     def clean_phone(self) -> str:
         return phone_e164(self.cleaned_data["phone"])  # phone_parse inside: the same errors everywhere

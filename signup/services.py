@@ -4,18 +4,16 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 
-from contacts.models import ConsentEvent, ConsentMethod, Contact, SubscriptionStatus
-from contacts.selectors import subscription_status
-from contacts.services import EvidenceFromRequest, consent_opt_in, contact_get_or_create
-from messaging.models import MessageKind, OutboundMessage
-from messaging.services import message_queue
-from messaging.texts import text_double_opt_in_request, text_opt_in_confirmation
+from contacts.models import ConsentEvent, ConsentMethod, Subscription, SubscriptionStatus
+from contacts.selectors import number_has_opt_out_on_record
+from contacts.services import EvidenceFromRequest, consent_opt_in, contact_get_or_create, contacts_lock
+from messaging.models import OutboundMessage
+from messaging.services import consent_text_queue
 
 from .disclosure import Disclosure
 from .models import DisclosureVersion
-from .selectors import contact_may_receive_texts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ def disclosure_version_get_or_create(*, program, disclosure: Disclosure) -> Disc
 @dataclass(frozen=True)
 class SignupOutcome:
     event: ConsentEvent | None  # None when the number was already subscribed
-    message: OutboundMessage | None  # the one text queued, if any
+    message: OutboundMessage | None  # the one text recorded, if any (SKIPPED when the gate refused it)
 
 
 @transaction.atomic
@@ -47,22 +45,29 @@ def signup_submit(
     request_evidence: EvidenceFromRequest,
     age_gate: dict | None = None,
 ) -> SignupOutcome:
-    """A valid web sign-up: pending (double opt-in) or active consent, plus exactly one text.
+    """A valid web sign-up: pending (double opt-in) or active consent, plus at most one text.
 
-    A number already subscribed to the program gets no event and no second
-    text. A number that opted out opts in again here, as a new event.
+    Anyone can type any number into a public form, so:
+    - an existing contact is never changed (the name typed only fills a new contact);
+    - a number already subscribed, or already waiting for its YES, gets no event and no text;
+    - a number with an opt-out or a suppression on record always needs its own YES by text,
+      whatever the program's setting: only the person can give consent back.
     """
     contact, _ = contact_get_or_create(phone=phone, first_name=first_name)
     # Serializes two quick submissions for one number, so a double click can't send two texts.
-    contact = Contact.objects.select_for_update().get(pk=contact.pk)
-    if first_name and not contact.first_name:
-        Contact.objects.filter(pk=contact.pk).update(first_name=first_name.strip()[:60])
-
-    if subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE:
+    contacts_lock([contact.pk])
+    current = Subscription.objects.filter(contact=contact, program=program).first()
+    if current and current.status == SubscriptionStatus.ACTIVE:
         log.info("sign-up for program %s by an already subscribed contact %s: nothing sent", program.pk, contact.pk)
+        return SignupOutcome(event=None, message=None)
+    if current and current.status == SubscriptionStatus.PENDING and current.pending_expires_at > timezone.now():
+        log.info("sign-up for program %s by contact %s already waiting for YES: nothing sent", program.pk, contact.pk)
         return SignupOutcome(event=None, message=None)
 
     version = disclosure_version_get_or_create(program=program, disclosure=disclosure)
+    needs_yes = program.double_opt_in or number_has_opt_out_on_record(
+        e164=str(contact.phone), digest=contact.phone_digest
+    )
     evidence = {
         **request_evidence.as_dict(),
         "language": disclosure.language,
@@ -71,20 +76,11 @@ def signup_submit(
         "disclosure_sha256": version.sha256,
         "age_gate": age_gate,
     }
+    if needs_yes and not program.double_opt_in:
+        evidence["double_opt_in_reason"] = "the number has an opt-out or suppression on record"
     event = consent_opt_in(
-        contact=contact,
-        program=program,
-        method=ConsentMethod.WEB_FORM,
-        evidence=evidence,
-        pending=program.double_opt_in,
+        contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence=evidence, pending=needs_yes
     )
-
-    if not contact_may_receive_texts(contact=contact):
-        log.info("contact %s is suppressed or undeliverable: consent recorded, no text sent", contact.pk)
-        return SignupOutcome(event=event, message=None)
     with translation.override(disclosure.language):
-        body = text_double_opt_in_request(program) if program.double_opt_in else text_opt_in_confirmation(program)
-    message = message_queue(
-        kind=MessageKind.CONFIRMATION, to=str(contact.phone), body=body, contact=contact, program=program
-    )
+        message = consent_text_queue(event=event)
     return SignupOutcome(event=event, message=message)

@@ -195,6 +195,10 @@ OPT_OUT_CONFIRMATION_WINDOW_SECONDS = env.int("OPT_OUT_CONFIRMATION_WINDOW_SECON
 # verify_ledger fails when an event has waited longer than the second setting.
 LEDGER_SEAL_SECONDS = env.float("LEDGER_SEAL_SECONDS", default=2.0)
 LEDGER_SEAL_OVERDUE_SECONDS = env.int("LEDGER_SEAL_OVERDUE_SECONDS", default=300)
+# Imports write this many rows per transaction, so an opt-out never waits long behind an import's locks.
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100)
+# One "reply YES" request a day per sign-up is normal; more is someone filling forms with another's number.
+DOUBLE_OPT_IN_REQUESTS_PER_DAY = env.int("DOUBLE_OPT_IN_REQUESTS_PER_DAY", default=3)
 CELERY_BEAT_SCHEDULE["consent-ledger-seal"] = {
     "task": "contacts.tasks.ledger_seal_task",
     "schedule": LEDGER_SEAL_SECONDS,
@@ -274,3 +278,43 @@ CAMPAIGNS_TICK_SECONDS = env.float("CAMPAIGNS_TICK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tasks.campaigns_tick", "schedule": CAMPAIGNS_TICK_SECONDS}
 # Provider calls one send worker process makes at once (threads; the HTTP pool should be as large).
 SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
+
+# --- The gate every text passes (messaging.outbox) --------------------------------------
+# A HELP reply answers a text received this recently; a staff reply, one received within these hours.
+SMS_REPLY_WINDOW_SECONDS = env.int("SMS_REPLY_WINDOW_SECONDS", default=300)
+AGENT_REPLY_WINDOW_HOURS = env.int("AGENT_REPLY_WINDOW_HOURS", default=24)
+# Test sends: per staff user, and dropped if they could not go out this soon after staff asked.
+TEST_SEND_RATE_LIMIT = env.str("TEST_SEND_RATE_LIMIT", default="10/h")
+TEST_SEND_MAX_DELAY_SECONDS = env.int("TEST_SEND_MAX_DELAY_SECONDS", default=300)
+# A single text still waiting this long after it was queued lost its task: recovery enqueues another.
+SEND_TASK_LOST_SECONDS = env.int("SEND_TASK_LOST_SECONDS", default=60)
+OUTBOX_RECOVER_SECONDS = env.float("OUTBOX_RECOVER_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["messaging-outbox-recover"] = {
+    "task": "messaging.tasks.outbox_recover_task",
+    "schedule": OUTBOX_RECOVER_SECONDS,
+    "options": {"expires": OUTBOX_RECOVER_SECONDS * 3},
+}
+
+# --- Inbound texts that must not be lost (messaging.spool, messaging.backstop) ---------------
+# The numbers people text us at, besides TWILIO_FROM_NUMBER (a messaging service's pool); an inbound
+# webhook addressed to another number is refused. Empty (and no TWILIO_FROM_NUMBER): not checked.
+TWILIO_INBOUND_NUMBERS = env.list("TWILIO_INBOUND_NUMBERS", default=[])
+# An inbound text waits at most this long for a lock before the webhook keeps it in the spool.
+INBOUND_LOCK_TIMEOUT_MS = env.int("INBOUND_LOCK_TIMEOUT_MS", default=2000)
+# Where the web host keeps inbound texts when both PostgreSQL and Redis are away.
+INBOUND_SPOOL_DIR = env.str("INBOUND_SPOOL_DIR", default=str(BASE_DIR / "var" / "inbound-spool"))
+INBOUND_SPOOL_SECONDS = env.float("INBOUND_SPOOL_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["messaging-inbound-spool"] = {
+    "task": "messaging.tasks.inbound_spool_apply_task",
+    "schedule": INBOUND_SPOOL_SECONDS,
+    "options": {"expires": INBOUND_SPOOL_SECONDS * 3},
+}
+# Every so often, ask Twilio what it received and apply texts whose webhook never reached us.
+INBOUND_BACKSTOP_SECONDS = env.float("INBOUND_BACKSTOP_SECONDS", default=60.0)
+INBOUND_BACKSTOP_LOOKBACK_MINUTES = env.int("INBOUND_BACKSTOP_LOOKBACK_MINUTES", default=30)
+INBOUND_BACKSTOP_MAX_MESSAGES = env.int("INBOUND_BACKSTOP_MAX_MESSAGES", default=5000)
+CELERY_BEAT_SCHEDULE["messaging-inbound-backstop"] = {
+    "task": "messaging.tasks.inbound_backstop_task",
+    "schedule": INBOUND_BACKSTOP_SECONDS,
+    "options": {"expires": INBOUND_BACKSTOP_SECONDS},
+}

@@ -17,8 +17,8 @@ def next_phone(area: str = "415") -> str:
     return f"+1{area}555{next(_numbers) % 10000:04d}"
 
 
-def subscriber(program, *, area: str = "415", **fields):
-    contact = make_contact(next_phone(area), **fields)
+def subscriber(program, *, area: str = "415", phone: str | None = None, **fields):
+    contact = make_contact(phone or next_phone(area), **fields)
     consent_opt_in(contact=contact, program=program, method=ConsentMethod.IMPORT, evidence={"reason": "test import"})
     return contact
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.roles import ROLE_PERMISSIONS
-from contacts.models import ConsentMethod
+from contacts.models import ConsentMethod, Contact
 from contacts.services import consent_opt_in, consent_opt_out
 from contacts.tests.factories import make_contact, make_program
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
@@ -315,12 +315,21 @@ def test_send_test_validates_the_number_before_sending(marketer_client, campaign
 
 
 def test_send_test_queues_one_test_message_to_the_staff_number(marketer_client, campaign):
+    opted_in(campaign.program, phone="+14155550142", first_name="Mia")
     response = marketer_client.post(url("send_test", campaign), {"phone": "(415) 555-0142"})
     assert response.status_code == 302
     message = OutboundMessage.objects.get(kind=MessageKind.TEST)
     assert message.to == "+14155550142"
-    assert message.body.startswith("Acme Deals: Hi")
+    assert message.body.startswith("Acme Deals: Hi Mia")
+    assert message.requested_by.username == "mia"
     assert "+14155550142" in marketer_client.get(url("send_test", campaign)).content.decode()  # remembered
+
+
+def test_send_test_to_an_opted_out_number_is_refused_with_the_reason(marketer_client, campaign):
+    gone = Contact.objects.get(first_name="Dee")
+    response = marketer_client.post(url("send_test", campaign), {"phone": str(gone.phone)}, follow=True)
+    assert "is not subscribed to" in response.content.decode()
+    assert not OutboundMessage.objects.filter(kind=MessageKind.TEST).exists()
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from contacts.tests.factories import make_contact, make_program
 from messaging.backends import locmem
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
 from messaging.tasks import message_deliver_task
+from testing.users import MARKETING, staff_user_make
 
 NY = ZoneInfo("America/New_York")
 
@@ -325,14 +326,15 @@ def test_scheduled_campaign_starts_only_once_its_time_has_come(django_capture_on
 def test_send_test_queues_a_test_message_to_the_staff_number(django_capture_on_commit_callbacks, settings):
     settings.CAMPAIGN_OPT_OUT_FOOTER = "Reply STOP to opt out"
     campaign = make_campaign(make_program(brand="Acme Deals"))
+    subscriber(campaign.program, phone="+14155550199")
     with django_capture_on_commit_callbacks() as callbacks:
-        message = services.campaign_send_test(campaign=campaign, to="(415) 555-0199", actor=None)
+        message = services.campaign_send_test(campaign=campaign, to="(415) 555-0199", actor=staff_user_make(MARKETING))
     assert len(callbacks) == 1  # delivery is enqueued after commit
     message_deliver_task(message.pk)
     assert (message.kind, message.to) == (MessageKind.TEST, "+14155550199")
     assert [sms.body for sms in locmem.outbox] == ["Acme Deals: Hi there, 20% off today.\nReply STOP to opt out"]
     with pytest.raises(ValidationError):
-        services.campaign_send_test(campaign=campaign, to="12", actor=None)
+        services.campaign_send_test(campaign=campaign, to="12", actor=staff_user_make(MARKETING))
 
 
 @pytest.mark.django_db
@@ -353,8 +355,8 @@ def test_transient_error_retries_later_without_losing_the_message(settings, fake
 
 @pytest.mark.django_db
 def test_stale_claim_adopts_the_sid_the_provider_has(settings, fake_twilio):
-    from campaigns.reconcile import messages_reconcile_stale
     from messaging.backends import OutgoingSMS, get_backend
+    from messaging.outbox import outbox_recover
 
     program = make_program()
     got_it, never = subscriber(program), subscriber(program)
@@ -365,7 +367,7 @@ def test_stale_claim_adopts_the_sid_the_provider_has(settings, fake_twilio):
     accepted = get_backend().send(OutgoingSMS(to=str(got_it.phone), body="hello"))
     OutboundMessage.objects.filter(campaign=campaign).update(claimed_at=datetime.now(UTC) - timedelta(seconds=3))
     settings.SEND_CLAIM_TIMEOUT_SECONDS = 1
-    assert messages_reconcile_stale() == 2
+    assert outbox_recover() == 2
     adopted = OutboundMessage.objects.get(campaign=campaign, contact=got_it)
     requeued = OutboundMessage.objects.get(campaign=campaign, contact=never)
     assert (adopted.sid, adopted.status) == (accepted.sid, MessageStatus.QUEUED)

@@ -33,6 +33,7 @@ FAST = {
     "SMS_RETRY_BASE_SECONDS": "1",
     "SEND_BATCH_SIZE": "10",
     "CAMPAIGN_SEND_CHAINS": "4",
+    "OUTBOX_RECOVER_SECONDS": "1",
 }
 
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
@@ -95,19 +96,80 @@ def _opt_in_data(program, **overrides):
     return {**data, **overrides}
 
 
-def test_opting_back_in_records_its_own_event_with_how_and_when(client, login_as):
+def test_staff_opt_in_records_its_own_event_with_how_and_when(client, login_as):
     agent = login_as(SUPPORT)
-    contact, program = _subscribed()
-    client.post(reverse("admin:contacts_contact_opt_out", args=[contact.pk]), {"reason": "asked"})
+    contact, program = make_contact(), make_program()
     response = client.post(reverse("admin:contacts_contact_opt_in", args=[contact.pk]), _opt_in_data(program))
     assert response.status_code == 302
-    event = ConsentEvent.objects.order_by("-id").first()
+    event = ConsentEvent.objects.get(contact=contact)
     assert (event.kind, event.method, event.actor, event.program) == ("opt_in", "admin", agent, program)
     assert event.evidence["channel"] == "recorded_call"
     assert event.evidence["reason"].startswith("Call recording #A-1234")
     assert "consented_at" in event.evidence
     assert consent_may_send(contact=contact, program=program)
-    assert ConsentEvent.objects.filter(contact=contact).count() == 3  # opt-in, opt-out, opt-in again
+    [confirmation] = OutboundMessage.objects.filter(contact=contact)
+    assert (confirmation.kind, confirmation.consent_event) == ("confirm", event)
+
+
+def test_staff_opt_in_dated_before_the_numbers_latest_stop_is_refused(client, login_as):
+    login_as(SUPPORT)
+    contact, program = _subscribed()
+    client.post(reverse("admin:contacts_contact_opt_out", args=[contact.pk]), {"reason": "asked"})
+    response = client.post(reverse("admin:contacts_contact_opt_in", args=[contact.pk]), _opt_in_data(program))
+    assert response.status_code == 200
+    assert "opted out on" in response.content.decode()
+    assert not consent_may_send(contact=contact, program=program)
+    assert ConsentEvent.objects.filter(contact=contact).count() == 2  # opt-in, opt-out: nothing more
+
+
+def test_staff_opt_in_after_a_stop_waits_for_the_persons_own_yes(client, login_as):
+    login_as(SUPPORT)
+    contact, program = _subscribed()
+    client.post(reverse("admin:contacts_contact_opt_out", args=[contact.pk]), {"reason": "asked"})
+    later = (timezone.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        response = client.post(
+            reverse("admin:contacts_contact_opt_in", args=[contact.pk]), _opt_in_data(program, consented_at=later)
+        )
+    assert response.status_code == 302
+    event = ConsentEvent.objects.filter(contact=contact).order_by("-id").first()
+    assert event.kind == "pending"
+    assert not consent_may_send(contact=contact, program=program)
+    [request] = OutboundMessage.objects.filter(contact=contact, kind="optin_req")
+    assert request.consent_event == event and "YES" in request.body
+
+
+def test_staff_opt_in_to_a_double_opt_in_program_sends_a_yes_request_unless_an_exception_is_recorded(
+    client, login_as
+):
+    login_as(SUPPORT)
+    program = make_program(double_opt_in=True)
+    asked, excepted = make_contact(), make_contact()
+    client.post(reverse("admin:contacts_contact_opt_in", args=[asked.pk]), _opt_in_data(program))
+    client.post(
+        reverse("admin:contacts_contact_opt_in", args=[excepted.pk]),
+        _opt_in_data(program, double_opt_in_exception="Read the terms back on recorded call #A-1234; she said yes"),
+    )
+    assert ConsentEvent.objects.get(contact=asked).kind == "pending"
+    assert OutboundMessage.objects.get(contact=asked).kind == "optin_req"
+    event = ConsentEvent.objects.get(contact=excepted)
+    assert event.kind == "opt_in"
+    assert event.evidence["double_opt_in_exception"].startswith("Read the terms back")
+
+
+def test_staff_opt_in_to_an_age_gated_program_needs_a_date_of_birth_of_age(client, login_as):
+    login_as(SUPPORT)
+    program = make_program(age_gated=True, minimum_age=21)
+    contact = make_contact()
+    url = reverse("admin:contacts_contact_opt_in", args=[contact.pk])
+    missing = client.post(url, _opt_in_data(program))
+    young = client.post(url, _opt_in_data(program, date_of_birth=(timezone.now() - timedelta(days=365 * 20)).date()))
+    assert missing.status_code == young.status_code == 200
+    assert "date of birth" in missing.content.decode() and "under 21" in young.content.decode()
+    assert not ConsentEvent.objects.filter(contact=contact).exists()
+    ok = client.post(url, _opt_in_data(program, date_of_birth="1990-04-30"))
+    assert ok.status_code == 302
+    assert ConsentEvent.objects.get(contact=contact).evidence["age_gate"]["passed"] is True
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from contacts.ledger import GENESIS_HASH, ledger_append, ledger_check, ledger_seal, ledger_verify
 from contacts.models import ConsentEvent, ConsentMethod, LedgerImmutableError, SubscriptionStatus
 from contacts.selectors import consent_may_send, subscription_status
-from contacts.services import consent_confirm_pending, consent_opt_in, consent_opt_out
+from contacts.services import consent_confirm_request, consent_opt_in, consent_opt_out
 from contacts.tasks import ledger_seal_task
 
 from .factories import make_contact, make_program
@@ -235,8 +235,10 @@ def test_program_scoped_opt_out_when_the_setting_says_so(settings):
 
 def test_double_opt_in_is_pending_until_confirmed():
     contact, program = make_contact(), make_program(double_opt_in=True)
-    _opt_in(contact, program, pending=True)
+    request = _opt_in(contact, program, pending=True)
     assert not consent_may_send(contact=contact, program=program)
-    confirmed = consent_confirm_pending(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "YES"})
-    assert [e.kind for e in confirmed] == ["opt_in"]
+    confirmed = consent_confirm_request(
+        contact=contact, request_event_id=request.pk, method=ConsentMethod.KEYWORD, evidence={"body": "YES"}
+    )
+    assert confirmed.kind == "opt_in" and confirmed.evidence["confirms_event"] == request.pk
     assert consent_may_send(contact=contact, program=program)

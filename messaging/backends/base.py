@@ -23,6 +23,17 @@ class SendResult:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ReceivedSMS:
+    """A text the provider received for us (its record, for the backstop poll)."""
+
+    sid: str
+    from_: str
+    to: str
+    body: str
+    received_at: datetime
+
+
 class ErrorClass(StrEnum):
     TRANSIENT = "transient"  # try again later with backoff (429, 5xx, timeouts, 30003, 30008)
     OPTED_OUT = "opted_out"  # the carrier says the person opted out (21610): record it, never retry
@@ -71,3 +82,11 @@ class BaseBackend:
         provider can't be asked: the caller must then not send again yet.
         """
         raise NotImplementedError
+
+    def find_received(self, since: datetime) -> list[ReceivedSMS]:
+        """Texts the provider received for our numbers at or after `since`, newest first.
+
+        The backstop for inbound webhooks that never reached us. Backends that can't
+        tell return an empty list; raise SendError when the provider can't be asked.
+        """
+        return []

@@ -18,7 +18,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
-from .base import BaseBackend, ErrorClass, OutgoingSMS, SendError, SendResult
+from .base import BaseBackend, ErrorClass, OutgoingSMS, ReceivedSMS, SendError, SendResult
 
 
 def twilio_error_class(code: int | str | None, http_status: int | None = None) -> ErrorClass:
@@ -129,14 +129,7 @@ class TwilioBackend(BaseBackend):
     def find_sent(self, to: str, since: datetime) -> list[SendResult]:
         # No DateSent filter: a message Twilio accepted but has not sent yet has no DateSent,
         # and that is exactly the one we look for. Newest come first, so a small limit suffices.
-        try:
-            found = self.messages.list(to=to, page_size=50, limit=200)
-        except TwilioRestException as error:
-            raise _rest_error(error) from error
-        except requests.RequestException as error:
-            raise _network_error(error) from error
-        except TwilioException as error:
-            raise SendError(str(error), error_class=ErrorClass.TRANSIENT, code="list") from error
+        found = _listing(lambda: self.messages.list(to=to, page_size=50, limit=200))
         return [
             SendResult(
                 sid=m.sid,
@@ -149,6 +142,37 @@ class TwilioBackend(BaseBackend):
             for m in found
             if m.date_created is not None and m.date_created >= since and m.direction != "inbound"
         ]
+
+    def find_received(self, since: datetime) -> list[ReceivedSMS]:
+        # Filtered by our numbers when we know them (a messaging service's pool may be unlisted: then all
+        # messages, keeping the inbound ones). DateSent> compares whole days, hence the second filter.
+        from messaging.selectors import our_numbers
+
+        numbers = sorted(our_numbers()) or [None]
+        found = []
+        for number in numbers:
+            filters = {"date_sent_after": since, "page_size": 200, "limit": settings.INBOUND_BACKSTOP_MAX_MESSAGES}
+            if number:
+                filters["to"] = number
+            found += _listing(lambda filters=filters: self.messages.list(**filters))
+        received = [(m, m.date_sent or m.date_created) for m in found if m.direction == "inbound"]
+        return [
+            ReceivedSMS(sid=m.sid, from_=m.from_, to=m.to, body=m.body or "", received_at=at)
+            for m, at in received
+            if at is not None and at >= since
+        ]
+
+
+def _listing(list_call):
+    """Run a list call of the SDK, its errors as SendError."""
+    try:
+        return list_call()
+    except TwilioRestException as error:
+        raise _rest_error(error) from error
+    except requests.RequestException as error:
+        raise _network_error(error) from error
+    except TwilioException as error:
+        raise SendError(str(error), error_class=ErrorClass.TRANSIENT, code="list") from error
 
 
 def _int(value) -> int | None:

@@ -11,6 +11,7 @@ from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
 from messaging.models import InboundClassification, InboundMessage, KeywordMatch, KeywordMeaning, KeywordRule
 from messaging.selectors import keywords_cache_clear
+from messaging.tests.factories import yes_requested
 from testing.fake_twilio import FakeTwilio, new_sid
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +73,8 @@ def _raw_post(client, params, signature=None, path="/sms/inbound/"):
 
 
 def _stop_params():
-    return {"MessageSid": new_sid(), "From": PHONE, "To": "+15005550006", "Body": "STOP", "AccountSid": "AC1"}
+    return {"MessageSid": new_sid(), "From": PHONE, "To": "+15005550006", "Body": "STOP",
+            "AccountSid": settings.TWILIO_ACCOUNT_SID}  # fmt: skip
 
 
 @pytest.mark.smoke
@@ -252,7 +254,7 @@ def test_start_restores_what_the_number_opted_out_of_with_the_message_as_evidenc
 def test_yes_confirms_a_pending_double_opt_in(text):
     contact = make_contact(PHONE)
     program = make_program(double_opt_in=True)
-    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"f": 1}, pending=True)
+    yes_requested(contact, program)
     [reply] = messages_in(text("Yes!"))
     assert subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE
     assert program.name in reply

@@ -2,12 +2,12 @@
 
 import pytest
 
-from contacts.models import ConsentMethod, SubscriptionStatus
+from contacts.models import SubscriptionStatus
 from contacts.selectors import subscription_status
-from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
-from messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage
-from messaging.services import message_claim, message_send_claimed
+from messaging.models import InboundMessage, MessageStatus, OutboundMessage
+from messaging.outbox import outbox_claim, outbox_send_claimed
+from messaging.tests.factories import confirmation
 
 
 @pytest.fixture
@@ -19,11 +19,8 @@ def public_app(live_server, settings):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_stop_over_http_opts_out_and_the_status_callback_lands(fake_twilio, public_app):
     contact, program = make_contact("+14155550181"), make_program()
-    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    message = OutboundMessage.objects.create(
-        kind=MessageKind.CONFIRMATION, contact=contact, program=program, to=str(contact.phone), body="Welcome"
-    )
-    sent = message_send_claimed(message_claim(message_id=message.pk)).message
+    message = confirmation(contact, program, body="Welcome")
+    sent = outbox_send_claimed([outbox_claim(message_id=message.pk)])[0].message
     # The callback URL the backend gave Twilio is the one the fake now calls back, signed.
     [create] = fake_twilio.create_requests()
     answer = fake_twilio.post_status_callback(create.form["StatusCallback"], sent.sid, "delivered")

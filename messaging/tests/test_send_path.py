@@ -17,7 +17,8 @@ from contacts.services import consent_opt_in, consent_opt_out, number_suppress
 from contacts.tests.factories import make_contact, make_program
 from messaging.backends import reset_backends
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
-from messaging.services import message_claim, message_release_stale, message_send_claimed, retry_delay
+from messaging.outbox import outbox_claim, outbox_recover, outbox_send_claimed, retry_delay
+from messaging.tests.factories import confirmation
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +43,9 @@ def campaign_message(contact, program, body="Acme Deals: 20% off this weekend. R
 def send(message):
     # Tests don't wait out the backoff: make a retry due now.
     OutboundMessage.objects.filter(pk=message.pk).update(send_after=None)
-    claimed = message_claim(message_id=message.pk)
+    claimed = outbox_claim(message_id=message.pk)
     assert claimed is not None, "message was not claimable"
-    return message_send_claimed(claimed)
+    return outbox_send_claimed([claimed])[0]
 
 
 def test_a_send_stores_the_providers_sid_status_and_segments(fake_twilio):
@@ -84,7 +85,7 @@ def test_an_undeliverable_number_is_marked_and_never_retried(fake_twilio, code):
     assert outcome.message.status == MessageStatus.FAILED
     assert outcome.retry_at is None
     assert Contact.objects.get(pk=contact.pk).undeliverable_at is not None
-    assert message_claim(message_id=outcome.message.pk) is None
+    assert outbox_claim(message_id=outcome.message.pk) is None
 
 
 def test_a_permanent_error_fails_the_message_keeps_the_code_and_is_never_retried(fake_twilio):
@@ -93,7 +94,7 @@ def test_a_permanent_error_fails_the_message_keeps_the_code_and_is_never_retried
     outcome = send(campaign_message(contact, program))
     assert outcome.message.status == MessageStatus.FAILED
     assert outcome.message.error_code == "21408"
-    assert message_claim(message_id=outcome.message.pk) is None
+    assert outbox_claim(message_id=outcome.message.pk) is None
     assert len(fake_twilio.create_requests()) == 1
     assert Contact.objects.get(pk=contact.pk).undeliverable_at is None
 
@@ -114,7 +115,7 @@ def test_transient_errors_are_retried_with_growing_backoff_up_to_a_bound(fake_tw
     assert 5 <= delays[0] <= 10.5 and 10 <= delays[1] <= 20.5
     last = send(message)
     assert last.message.status == MessageStatus.FAILED and last.retry_at is None
-    assert message_claim(message_id=message.pk) is None
+    assert outbox_claim(message_id=message.pk) is None
     assert len(fake_twilio.create_requests()) == 3
 
 
@@ -151,17 +152,17 @@ def test_a_retry_after_a_lost_answer_asks_the_provider_and_does_not_send_twice(f
 def test_a_stale_claim_from_a_dead_worker_is_reconciled_not_resent(fake_twilio):
     contact, [program] = subscriber()
     message = campaign_message(contact, program)
-    claimed = message_claim(message_id=message.pk)
+    claimed = outbox_claim(message_id=message.pk)
     # The worker handed it to the provider, then died before storing the SID.
     from messaging.backends import OutgoingSMS, get_backend
 
     get_backend().send(OutgoingSMS(to=claimed.to, body=claimed.body))
     OutboundMessage.objects.filter(pk=message.pk).update(claimed_at=timezone.now() - timedelta(minutes=30))
-    assert message_release_stale(older_than=timedelta(minutes=10)) == 1
-    outcome = send(message)
-    assert outcome.sent
-    assert len(fake_twilio.messages()) == 1
-    assert outcome.message.sid == fake_twilio.messages()[0]["sid"]
+    assert outbox_recover() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.reason == "sent; confirmed after a restart"
+    assert len(fake_twilio.create_requests()) == 1
+    assert message.sid == fake_twilio.messages()[0]["sid"]
 
 
 def test_a_campaign_message_is_skipped_when_consent_was_revoked_after_it_was_queued(fake_twilio):
@@ -232,8 +233,7 @@ def test_every_create_request_we_send_is_valid_against_twilios_createmessage_sch
     send(campaign_message(contact, program, body="Acme: 20% off 🎉 this weekend. Reply STOP to opt out"))
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0123456789abcdef" * 2
     reset_backends()
-    send(OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, program=program,
-                                        to=str(contact.phone), body="Acme Deals: You're subscribed."))  # fmt: skip
+    send(confirmation(contact, make_program(), body="Acme Deals: You're subscribed."))
     requests = fake_twilio.create_requests()
     assert len(requests) == 2
     for request in requests:

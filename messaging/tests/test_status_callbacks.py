@@ -15,13 +15,14 @@ from contacts.tests.factories import make_contact, make_program
 from messaging.backends import SendResult
 from messaging.backends.locmem import LocmemBackend
 from messaging.models import EarlyStatus, MessageKind, MessageStatus, OutboundMessage
-from messaging.services import (
+from messaging.outbox import (
     _records_sent,
     early_statuses_purge,
-    message_claim,
-    message_send_claimed,
-    message_status_apply,
+    outbox_claim,
+    outbox_send_claimed,
+    outbox_status_apply,
 )
+from messaging.tests.factories import confirmation
 from testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +37,9 @@ def sent(fake_twilio):
     """A confirmation the fake accepted, with its contact subscribed to two programs."""
     contact = make_contact()
     programs = [make_program(), make_program()]
-    for program in programs:
-        consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    message = OutboundMessage.objects.create(
-        kind=MessageKind.CONFIRMATION, contact=contact, program=programs[0], to=str(contact.phone), body="Welcome"
-    )
-    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    consent_opt_in(contact=contact, program=programs[1], method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
+    message = confirmation(contact, programs[0], body="Welcome")
+    outcome = outbox_send_claimed([outbox_claim(message_id=message.pk)])[0]
     assert outcome.sent
     outcome.message.programs = programs
     return outcome.message
@@ -77,8 +75,8 @@ def test_a_late_sent_never_moves_a_delivered_message_backwards(sent, callback):
 
 
 def test_repeated_callbacks_change_nothing_the_second_time(sent):
-    assert message_status_apply(sid=sent.sid, status="sent") is True
-    assert message_status_apply(sid=sent.sid, status="sent") is False
+    assert outbox_status_apply(sid=sent.sid, status="sent") is True
+    assert outbox_status_apply(sid=sent.sid, status="sent") is False
     assert status_of(sent) == MessageStatus.SENT
 
 
@@ -159,13 +157,9 @@ def test_a_callback_that_beats_the_sid_to_the_database_is_applied_when_the_sid_i
 ):
     settings.SMS_BACKEND = "messaging.tests.test_status_callbacks.CallbackFirstBackend"
     CallbackFirstBackend.post_callback = staticmethod(callback)
-    contact, program = make_contact(), make_program()
-    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    message = OutboundMessage.objects.create(
-        kind=MessageKind.CONFIRMATION, contact=contact, program=program, to=str(contact.phone), body="Welcome"
-    )
+    message = confirmation(make_contact(), make_program(), body="Welcome")
     with django_capture_on_commit_callbacks(execute=True):  # parked receipts are settled once the SID commits
-        outcome = message_send_claimed(message_claim(message_id=message.pk))
+        outcome = outbox_send_claimed([outbox_claim(message_id=message.pk)])[0]
     assert outcome.sent
     assert status_of(message) == MessageStatus.DELIVERED
     assert not EarlyStatus.objects.exists()
@@ -189,7 +183,7 @@ def test_a_receipt_parked_while_the_worker_commits_its_sid_is_applied_when_it_co
 
     def receipt_from_another_connection():
         try:
-            message_status_apply(sid=sid, status="delivered")
+            outbox_status_apply(sid=sid, status="delivered")
         finally:
             connections.close_all()
 
@@ -231,7 +225,7 @@ def test_a_receipt_whose_sid_commits_between_its_update_and_its_check_is_applied
     try:
         assert stored.wait(timeout=10)
         with connection.execute_wrapper(worker_commits_after_the_first_update):
-            assert message_status_apply(sid=sid, status="delivered")
+            assert outbox_status_apply(sid=sid, status="delivered")
     finally:
         commit_now.set()
         worker.join()
@@ -247,10 +241,8 @@ def test_callbacks_for_unknown_sids_are_kept_only_for_a_while(callback):
 
 def test_receipts_can_go_to_a_host_of_their_own_and_are_signed_over_it(settings, fake_twilio, client):
     settings.STATUS_CALLBACK_BASE_URL = "https://receipts.example.com/"
-    contact = make_contact()
-    message = OutboundMessage.objects.create(kind=MessageKind.CONFIRMATION, contact=contact, to=str(contact.phone),
-                                             body="Welcome")  # fmt: skip
-    outcome = message_send_claimed(message_claim(message_id=message.pk))
+    message = confirmation(make_contact(), make_program(), body="Welcome")
+    outcome = outbox_send_claimed([outbox_claim(message_id=message.pk)])[0]
     [request] = fake_twilio.create_requests()
     assert request.form["StatusCallback"] == "https://receipts.example.com/sms/status/"
 

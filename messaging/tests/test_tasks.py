@@ -6,24 +6,24 @@ from contacts.models import ConsentMethod
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
-from messaging.services import message_queue
+from messaging.outbox import outbox_queue
 from messaging.tasks import message_deliver_task
+from messaging.tests.factories import confirmation as make_confirmation
 
 pytestmark = pytest.mark.django_db
 
 
 def confirmation():
+    return make_confirmation(make_contact(), make_program())
+
+
+def test_outbox_queue_enqueues_the_task_only_after_commit(django_capture_on_commit_callbacks):
     contact, program = make_contact(), make_program()
-    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    return OutboundMessage.objects.create(
-        kind=MessageKind.CONFIRMATION, contact=contact, program=program, to=str(contact.phone), body="Welcome!"
-    )
-
-
-def test_message_queue_enqueues_the_task_only_after_commit(django_capture_on_commit_callbacks):
-    contact = make_contact()
+    event = consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        message = message_queue(kind=MessageKind.TEST, to=str(contact.phone), body="Preview", contact=contact)
+        message = outbox_queue(
+            kind=MessageKind.CONFIRMATION, body="Welcome!", contact=contact, program=program, consent_event=event
+        )
     assert len(callbacks) == 1
     assert OutboundMessage.objects.get(pk=message.pk).status == MessageStatus.PENDING
 

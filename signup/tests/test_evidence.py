@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, Subscription, SubscriptionStatus
-from contacts.services import consent_confirm_pending
+from contacts.services import consent_confirm_request
 from signup.models import DisclosureImmutableError, DisclosureVersion
 from signup.tasks import pending_consents_expire
 
@@ -87,7 +87,7 @@ def test_unconfirmed_double_opt_in_expires_after_the_configured_hours(
     _sign_up(client, double_opt_in_program, "+14155550101", django_capture_on_commit_callbacks)
     _sign_up(client, double_opt_in_program, "+14155550102", django_capture_on_commit_callbacks)
     confirmed = Contact.objects.get(phone="+14155550102")
-    consent_confirm_pending(contact=confirmed, method=ConsentMethod.KEYWORD, evidence={"body": "YES"})
+    _yes(confirmed)
 
     with time_machine.travel(timezone.now() + timedelta(hours=1, minutes=59)):
         assert pending_consents_expire() == 0
@@ -100,7 +100,14 @@ def test_unconfirmed_double_opt_in_expires_after_the_configured_hours(
     assert str(expired.contact.phone) == "+14155550101"
     # A late YES confirms nothing.
     late = Contact.objects.get(phone="+14155550101")
-    assert consent_confirm_pending(contact=late, method=ConsentMethod.KEYWORD, evidence={"body": "YES"}) == []
+    assert _yes(late) is None
+
+
+def _yes(contact):
+    request = Subscription.objects.get(contact=contact).last_event_id
+    return consent_confirm_request(
+        contact=contact, request_event_id=request, method=ConsentMethod.KEYWORD, evidence={"body": "YES"}
+    )
 
 
 def test_spanish_sign_up_texts_stay_in_the_gsm7_alphabet(program):

@@ -199,20 +199,23 @@ def test_already_subscribed_number_gets_no_second_text_and_the_same_answer(
     assert len(locmem.outbox) == 1
 
 
-def test_opted_out_number_opts_in_again_as_a_new_event(
+def test_a_web_sign_up_never_undoes_a_stop_it_waits_for_the_numbers_own_yes(
     client, program, eager_celery, django_capture_on_commit_callbacks
 ):
     _submit(client, program, django_capture_on_commit_callbacks)
     contact = Contact.objects.get()
     consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
 
+    # Anyone can type this number into the form; a single opt-in program doesn't change that.
     response = _submit(client, program, django_capture_on_commit_callbacks)
 
     assert response.status_code == 302
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
-    assert kinds == [ConsentKind.OPT_IN, ConsentKind.OPT_OUT, ConsentKind.OPT_IN]
-    assert Subscription.objects.get().status == SubscriptionStatus.ACTIVE
-    assert len(locmem.outbox) == 2  # one confirmation per sign-up
+    assert kinds == [ConsentKind.OPT_IN, ConsentKind.OPT_OUT, ConsentKind.PENDING]
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
+    assert "opt-out" in ConsentEvent.objects.last().evidence["double_opt_in_reason"]
+    assert [sms.body for sms in locmem.outbox][1].startswith(program.brand)
+    assert "YES" in locmem.outbox[1].body  # the one request; the person's own YES completes it
 
 
 def test_suppressed_number_gets_its_consent_recorded_but_no_text(
@@ -224,7 +227,8 @@ def test_suppressed_number_gets_its_consent_recorded_but_no_text(
 
     assert response.status_code == 302
     assert ConsentEvent.objects.count() == 1
-    assert OutboundMessage.objects.count() == 0
+    [held] = OutboundMessage.objects.all()
+    assert (held.status, held.reason) == ("skipped", "number suppressed")
     assert locmem.outbox == []
 
 
