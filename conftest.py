@@ -7,8 +7,8 @@ import pytest
 
 from testing import network_guard
 
-# The `browser` fixture: Debian's Chromium driven from a thread of its own.
-pytest_plugins = ["testing.browser"]
+# `browser`: Debian's Chromium driven from a thread of its own; `eager_celery`: tasks run in-process.
+pytest_plugins = ["testing.browser", "testing.eager"]
 
 
 def pytest_configure(config):
@@ -36,3 +36,14 @@ def _fresh_sms_backends(settings):
     reset_backends()
     yield
     reset_backends()
+
+
+@pytest.fixture(autouse=True)
+def _empty_inbound_spool(settings, tmp_path):
+    """Texts kept during an outage live in Redis (which outlives each test) and on disk: each test starts with none."""
+    from messaging.spool import inbound_spool_clear
+
+    settings.INBOUND_SPOOL_DIR = str(tmp_path / "inbound-spool")
+    inbound_spool_clear()
+    yield
+    inbound_spool_clear()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from .backends import SendError, get_backend
 from .inbound import inbound_params_clean, inbound_receive
 from .models import InboundMessage
+from .outbox import outbox_deliver
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def inbound_backstop_poll() -> int:
              "AccountSid": settings.TWILIO_ACCOUNT_SID}
         )  # fmt: skip
         outcome = inbound_receive(params=params, received_at=text.received_at, reply_by="api")
+        outbox_deliver(outcome.queued)
         if not outcome.duplicate:
             replayed += 1
             log.warning("inbound backstop: applied %s from %s, whose webhook never reached us", text.sid, text.from_)

@@ -97,6 +97,7 @@ def inbound_params_check(params: Mapping[str, str]) -> None:
 class InboundOutcome:
     message: InboundMessage | None  # None for a repeat delivery
     replies: list[str] = field(default_factory=list)  # what goes back in the webhook's TwiML answer
+    queued: list[int] = field(default_factory=list)  # replies to send through the outbox (reply_by="api")
 
     @property
     def duplicate(self) -> bool:
@@ -123,7 +124,8 @@ def inbound_receive(
     """Handle one inbound text (its cleaned, checked webhook fields).
 
     `reply_by="twiml"`: replies are decided now and returned for the webhook's answer.
-    `reply_by="api"`: a text applied late (spool, backstop poll); replies go out through the outbox.
+    `reply_by="api"`: a text applied late (spool, backstop poll); replies are queued in the outbox and
+    the caller enqueues them (`outbox_deliver`) once it has finished its own bookkeeping.
     """
     sid = params["MessageSid"].strip()
     from_number = (params.get("From") or "").strip()
@@ -164,7 +166,8 @@ def inbound_receive(
         message.effect = "; ".join([effect.text, *(f"not sent ({h})" for h in held)])[:200]
         message.reply = "\n\n".join(m.body for m in sent if m.status != MessageStatus.SKIPPED)
         message.save(update_fields=["contact", "effect", "reply"])
-    return InboundOutcome(message=message, replies=answered)
+    queued = [m.pk for m in sent if m.status == MessageStatus.PENDING]
+    return InboundOutcome(message=message, replies=answered, queued=queued)
 
 
 def _reply_send(message: InboundMessage, reply: _Reply, reply_by: str) -> OutboundMessage:
@@ -176,7 +179,7 @@ def _reply_send(message: InboundMessage, reply: _Reply, reply_by: str) -> Outbou
         fields["to"] = message.from_number
     if reply_by == "twiml":
         return outbox_reply(**fields)
-    return outbox_queue(**fields)
+    return outbox_queue(**fields, deliver=False)
 
 
 def _classify(params: Mapping[str, str]) -> kw.Classification:

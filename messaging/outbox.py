@@ -121,24 +121,31 @@ def outbox_queue(
     consent_event=None,
     in_reply_to: InboundMessage | None = None,
     requested_by=None,
+    deliver: bool = True,
 ) -> OutboundMessage:
     """Record one text and have a worker send it once the transaction commits.
 
     When the gate already refuses it, the row is recorded SKIPPED with the
     reason and nothing is enqueued (the record shows we decided not to text).
     A second text for the same consent event is never created: the existing
-    one is returned.
+    one is returned. `deliver=False` leaves the enqueueing to the caller
+    (`outbox_deliver`), who has something to finish first.
     """
-    from .tasks import message_deliver_task
-
     message = _message_create(
         kind=kind, body=body, contact=contact, to=to, program=program, consent_event=consent_event,
         in_reply_to=in_reply_to, requested_by=requested_by,
     )  # fmt: skip
-    if message.status == MessageStatus.PENDING:
-        message_id = message.pk
-        transaction.on_commit(lambda: message_deliver_task.delay(message_id))
+    if deliver and message.status == MessageStatus.PENDING:
+        _deliver_after_commit([message.pk])
     return message
+
+
+def outbox_deliver(ids: list[int]) -> None:
+    """Enqueue the sending of texts queued with `deliver=False` (recovery enqueues them anyway, later)."""
+    from .tasks import message_deliver_task
+
+    for message_id in ids:
+        message_deliver_task.delay(message_id)
 
 
 def outbox_reply(

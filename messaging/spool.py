@@ -36,6 +36,8 @@ from django.utils.dateparse import parse_datetime
 
 from smsconsent.redis import redis_client, redis_key
 
+from .outbox import outbox_deliver
+
 log = logging.getLogger(__name__)
 
 _LOCK_SECONDS = 30  # one applier at a time; a dead one's lock expires
@@ -65,6 +67,11 @@ def inbound_spool_keep(*, params: dict, received_at: datetime) -> str:
     return "disk"
 
 
+def inbound_spool_clear() -> None:
+    """Forget every entry kept in Redis (tests; an operator who applied them by hand)."""
+    redis_client().delete(_key("entries"), _key("lock"))
+
+
 def inbound_spool_waiting() -> int:
     """How many entries wait in Redis. Raises when Redis can't be asked (the gate then holds sends back)."""
     return redis_client().llen(_key("entries"))
@@ -89,9 +96,12 @@ def inbound_spool_apply() -> bool:
         return False
     try:
         while (raw := client.lindex(_key("entries"), 0)) is not None:
-            if not _apply_one(raw):
+            replies = _apply_one(raw)
+            if replies is None:
                 return False
             client.lpop(_key("entries"))
+            # Only now: a reply's send would otherwise find this very entry still waiting, and hold back.
+            outbox_deliver(replies)
         return True
     finally:
         if client.get(_key("lock")) == token.encode():
@@ -107,9 +117,11 @@ def inbound_spool_apply_files() -> int:
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for path in sorted(p for p in folder.glob("*.json")):
-            if not _apply_one(path.read_bytes()):
+            replies = _apply_one(path.read_bytes())
+            if replies is None:
                 break
             path.unlink()
+            outbox_deliver(replies)
             applied += 1
     return applied
 
@@ -119,7 +131,8 @@ def inbound_spool_has_files() -> bool:
     return folder.is_dir() and any(folder.glob("*.json"))
 
 
-def _apply_one(raw: bytes | str) -> bool:
+def _apply_one(raw: bytes | str) -> list[int] | None:
+    """Apply one entry; the ids of its replies to send, or None when the database can't take it yet."""
     from .inbound import inbound_receive
 
     try:
@@ -127,11 +140,11 @@ def _apply_one(raw: bytes | str) -> bool:
         params, received_at = entry["params"], parse_datetime(entry["received_at"])
     except (ValueError, KeyError, TypeError):
         log.error("inbound spool: dropping an unreadable entry: %r", raw[:200])
-        return True
+        return []
     try:
-        inbound_receive(params=params, received_at=received_at, reply_by="api")
+        outcome = inbound_receive(params=params, received_at=received_at, reply_by="api")
     except DatabaseError:
         log.warning("inbound spool: the database is still unavailable; will try again", exc_info=True)
-        return False
+        return None
     log.info("inbound spool: applied %s from %s", params.get("MessageSid"), received_at)
-    return True
+    return outcome.queued

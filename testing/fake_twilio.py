@@ -188,6 +188,8 @@ class FakeTwilio:
         self.from_number = "+15005550006"
         self._lock = threading.Lock()
         self._messages: dict[str, dict] = {}  # sid -> Twilio message resource, in creation order
+        self._received: dict[str, dict] = {}  # sid -> inbound message resource (what people texted us)
+        self._arrival: dict[str, int] = {}  # sid -> order of arrival, outbound and inbound alike
         self._requests: list[RecordedRequest] = []
         self._misbehaviours: list[Misbehaviour] = []
         self._server: ThreadingHTTPServer | None = None
@@ -358,9 +360,25 @@ class FakeTwilio:
         params.update({k: str(v) for k, v in extra.items()})
         return self._post(url, params, client)
 
+    def receive(self, from_: str, body: str, *, sid: str | None = None, to: str | None = None) -> str:
+        """Record a text a person sent us, as Twilio's API lists it, without calling any webhook.
+
+        What Twilio holds when a webhook never reached the app; `post_inbound` records it too.
+        """
+        sid = sid or new_sid("SM")
+        now = _rfc2822(datetime.now(UTC))
+        resource = {
+            **message_resource(self.account_sid, {"To": to or self.from_number, "Body": body}),
+            "sid": sid, "from": from_, "direction": "inbound", "status": "received", "date_sent": now,
+        }  # fmt: skip
+        with self._lock:
+            self._received[sid] = resource
+            self._arrival[sid] = len(self._arrival)
+        return sid
+
     def post_inbound(self, url: str, from_: str, body: str, *, sid: str | None = None, client=None, **extra):
         """POST an inbound text from `from_` to the app's webhook `url`, signed. Extra fields override."""
-        sid = sid or new_sid("SM")
+        sid = self.receive(from_, body, sid=sid, to=extra.get("To"))
         params = {
             "AccountSid": self.account_sid,
             "ApiVersion": API_VERSION,
@@ -420,6 +438,7 @@ class FakeTwilio:
         sid = resource["sid"]
         with self._lock:
             self._messages[sid] = resource
+            self._arrival[sid] = len(self._arrival)
         return 201, dict(resource), rule
 
     def _list(self, query: dict) -> dict:
@@ -428,7 +447,8 @@ class FakeTwilio:
         page = int(query.get("Page", 0))
         sent_after = query.get("DateSent>")
         with self._lock:
-            found = [m for m in self._messages.values() if to is None or m["to"] == to]
+            both = [*self._received.values(), *self._messages.values()]
+            found = sorted((m for m in both if to is None or m["to"] == to), key=lambda m: self._arrival[m["sid"]])
         if sent_after:
             # Twilio compares dates only; like Twilio, messages not yet sent have no DateSent.
             day = sent_after[:10]

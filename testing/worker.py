@@ -1,4 +1,4 @@
-"""Real Celery worker (and beat) processes for integration tests.
+"""Real Celery worker (and beat) processes, and gunicorn web processes, for integration tests.
 
 Each process gets an environment pointing at the pytest test database, the
 test Redis database and (optionally) the Twilio fake, runs behind the network
@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-READY_MARKERS = {"worker": "ready.", "beat": "beat: Starting"}
+READY_MARKERS = {"worker": "ready.", "beat": "beat: Starting", "web": "Booting worker"}
 
 
 def database_url() -> str:
@@ -68,7 +68,10 @@ class CeleryProcess:
         self.kind, self.name = kind, name
         self.log_path = log_dir / f"{kind}-{name}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop())
-        command = [sys.executable, "-m", "testing.worker_main", "-A", "smsconsent", *args]
+        if kind == "web":
+            command = [sys.executable, "-m", "testing.web_main", "smsconsent.wsgi", *args]
+        else:
+            command = [sys.executable, "-m", "testing.worker_main", "-A", "smsconsent", *args]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:
@@ -118,6 +121,11 @@ class CeleryProcesses:
         schedule = self.log_dir / "celerybeat-schedule"
         args = ["beat", "-s", str(schedule), "--max-interval", "1", "-l", "INFO"]
         return self._start("beat", "beat", args, process_env(fake=fake, **env), wait)
+
+    def web(self, *, port: int, fake=None, wait: bool = True, **env) -> CeleryProcess:
+        """A gunicorn web process on 127.0.0.1:`port` (the test picks the port, so it can sign URLs first)."""
+        args = ["-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4", "--access-logfile", "-", "--timeout", "120"]
+        return self._start("web", f"web-{port}", args, process_env(fake=fake, **env), wait)
 
     def _start(self, kind, name, args, env, wait) -> CeleryProcess:
         process = CeleryProcess(kind, name, args, env, self.log_dir)

@@ -1,6 +1,7 @@
 import pytest
 
 from testing.fake_twilio import fake_twilio  # noqa: F401  (the fixture, for every messaging test)
+from testing.worker import celery_processes, pytest_runtest_makereport  # noqa: F401  (fixture and its hook)
 
 
 @pytest.fixture(autouse=True)

@@ -16,17 +16,6 @@ def _empty_rate_limit_counters():
 
 
 @pytest.fixture
-def eager_celery():
-    """Tasks enqueued on commit run in-process, so a sign-up's text reaches the backend in the test."""
-    from smsconsent.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture
 def program(db):
     return make_program(slug="deals", double_opt_in=False)
 
