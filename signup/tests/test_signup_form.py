@@ -280,3 +280,22 @@ def test_existing_contact_keeps_the_name_staff_gave_it(
     contact_get_or_create(phone="+14155550142", first_name="Maria")
     _submit(client, program, django_capture_on_commit_callbacks, first_name="Mallory")
     assert Contact.objects.get().first_name == "Maria"
+
+
+def test_the_public_form_never_fills_in_an_existing_contacts_empty_name(
+    client, program, eager_celery, django_capture_on_commit_callbacks
+):
+    contact_get_or_create(phone="+14155550142")  # known, with no name yet
+    _submit(client, program, django_capture_on_commit_callbacks, first_name="Mallory")
+    assert Contact.objects.get().first_name == ""
+
+
+@pytest.mark.parametrize("name", ["Flash sale today WIN $500 at http://evil.example/claim", "Ana2", "<b>Ana</b>"])
+def test_a_first_name_that_is_not_a_name_is_refused_and_nothing_is_stored(
+    client, program, eager_celery, django_capture_on_commit_callbacks, name
+):
+    response = _submit(client, program, django_capture_on_commit_callbacks, first_name=name)
+    assert response.status_code == 200
+    assert "letters only" in response.content.decode()
+    assert not Contact.objects.exists() and not ConsentEvent.objects.exists()
+    assert locmem.outbox == []
