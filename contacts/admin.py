@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from messaging.models import MessageStatus
 from messaging.services import consent_text_queue
 
 from .forms import ContactAdminForm, ContactImportForm, OptInForm, OptOutForm, SuppressedNumberAddForm
@@ -358,16 +359,21 @@ class ContactAdmin(admin.ModelAdmin):
                         contact=contact, program=program, method=ConsentMethod.ADMIN, actor=request.user,
                         consent=form.consent(),
                     )  # fmt: skip
-                    consent_text_queue(event=event)
+                    texted = consent_text_queue(event=event)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                done = (
-                    _("%(contact)s is opted in to %(program)s; the evidence is in the ledger.")
-                    if event.kind == ConsentKind.OPT_IN
-                    else _("%(contact)s was texted to reply YES for %(program)s; consent is recorded as pending.")
+                if event.kind == ConsentKind.OPT_IN:
+                    done = _("%(contact)s is opted in to %(program)s; the evidence is in the ledger.")
+                elif texted.status == MessageStatus.SKIPPED:
+                    done = _("Consent to %(program)s is pending and no text was sent (%(reason)s). Only the person "
+                             "can complete it: ask them to text YES %(code)s from their phone.")  # fmt: skip
+                else:
+                    done = _("%(contact)s was texted to reply YES for %(program)s; consent is pending until then.")
+                code, reason = event.evidence.get("confirm_code", ""), texted.reason if texted else ""
+                self.message_user(
+                    request, done % {"contact": contact, "program": program, "code": code, "reason": reason}
                 )
-                self.message_user(request, done % {"contact": contact, "program": program})
                 return HttpResponseRedirect(self._change_url(contact))
         return self._page(
             request, "opt_in.html", _("Record consent for %(c)s") % {"c": contact}, form=form, contact=contact

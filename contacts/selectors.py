@@ -9,10 +9,20 @@ has its own rule (`SEND_RULES`), written as the conditions that block it.
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import ConsentEvent, ConsentKind, Contact, Program, Subscription, SubscriptionStatus, SuppressedNumber
+from .models import (
+    ConsentEvent,
+    ConsentKind,
+    ConsentMethod,
+    Contact,
+    Program,
+    Subscription,
+    SubscriptionStatus,
+    SuppressedNumber,
+)
 
 # Each kind of text, what lets it go out. The keys are `messaging.models.MessageKind` values.
 SEND_RULES = {
@@ -34,6 +44,7 @@ BLOCK_LABELS = {
     "consent_changed": "consent changed since this opt-in",
     "not_pending": "the sign-up it asks about is no longer pending",
     "not_an_opt_out": "not an opt-out of this contact",
+    "asked_back": "a number whose last act was an opt-out is never asked by text to opt back in",
 }
 
 
@@ -91,7 +102,12 @@ def send_blockers(*, kind: str, refs: SendRefs = MESSAGE_ROWS) -> dict[str, Q]:
             last_event_id=OuterRef(refs.event),
             pending_expires_at__gt=timezone.now(),
         )
-        return {"suppressed": suppressed, "undeliverable": undeliverable, "not_pending": ~Q(Exists(pending))}
+        return {
+            "suppressed": suppressed,
+            "undeliverable": undeliverable,
+            "asked_back": number_last_act_is_opt_out_q(phone_ref=f"{fields}phone"),
+            "not_pending": ~Q(Exists(pending)),
+        }
     if kind == "stop_conf":
         opt_out = ConsentEvent.objects.filter(pk=OuterRef(refs.event), contact_id=contact, kind=ConsentKind.OPT_OUT)
         return {"not_an_opt_out": ~Q(Exists(opt_out))}
@@ -100,6 +116,20 @@ def send_blockers(*, kind: str, refs: SendRefs = MESSAGE_ROWS) -> dict[str, Q]:
         revoked = Q(Exists(subscriptions.filter(status=SubscriptionStatus.OPTED_OUT))) & ~Q(Exists(live))
         return {"suppressed": suppressed, "opted_out": revoked}
     return {}  # "help": a reply to the person's own text, whatever their consent
+
+
+def number_last_act_is_opt_out_q(*, phone_ref: str) -> Q:
+    """True when the number's latest own act is an opt-out: one after the last opt-in it texted itself.
+
+    By number (the ledger keeps the number of each event), so it survives a contact moved to another number.
+    """
+    own_opt_ins = ConsentEvent.objects.filter(
+        phone=OuterRef(OuterRef(phone_ref)), kind=ConsentKind.OPT_IN, method=ConsentMethod.KEYWORD
+    ).order_by("-id").values("id")[:1]
+    later_opt_out = ConsentEvent.objects.filter(
+        phone=OuterRef(phone_ref), kind=ConsentKind.OPT_OUT, id__gt=Coalesce(Subquery(own_opt_ins), 0)
+    )
+    return Q(Exists(later_opt_out))
 
 
 def send_allowed_q(*, kind: str, refs: SendRefs = MESSAGE_ROWS) -> Q:

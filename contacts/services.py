@@ -4,6 +4,7 @@ Every consent change appends a ledger event and updates `Subscription` in the
 same transaction, so the current state can never disagree with the evidence.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -111,9 +112,19 @@ def consent_opt_in(
                           pending=pending)  # fmt: skip
 
 
+def consent_code_new() -> str:
+    """A short code the person texts back ("YES 4821") to confirm one pending sign-up from their own phone.
+
+    It tells pending sign-ups of one number apart; it is no secret: only a text from the number counts.
+    """
+    return f"{secrets.randbelow(10_000):04d}"
+
+
 def _opt_in_record(*, contact, program, method, evidence, actor, pending) -> ConsentEvent:
     # The caller holds the consent locks.
     now = timezone.now()
+    if pending and "confirm_code" not in evidence:
+        evidence = {**evidence, "confirm_code": consent_code_new()}
     kind = ConsentKind.PENDING if pending else ConsentKind.OPT_IN
     event = ledger_append(
         contact=contact, program=program, kind=kind, method=method, evidence=evidence, actor=actor, at=now

@@ -54,6 +54,8 @@ from .texts import (
     text_opt_out_confirmation_generic,
 )
 
+# "YES 4821": a YES naming the code the sign-up page showed, for sign-ups we may not text first.
+_YES_WITH_CODE = re.compile(r"^\W*yes\W*(\d{4})\W*$", re.IGNORECASE)
 # Twilio message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
 _MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
 # Control characters PostgreSQL or a person reading the record can't use; tabs and line breaks stay.
@@ -184,6 +186,8 @@ def _reply_send(message: InboundMessage, reply: _Reply, reply_by: str) -> Outbou
 
 def _classify(params: Mapping[str, str]) -> kw.Classification:
     body = params.get("Body") or ""
+    if not params.get("OptOutType") and _YES_WITH_CODE.match(body):
+        return kw.Classification(kw.OPT_IN, "yes", "code")
     candidate = kw.normalize(body).replace(" ", "").upper()
     program_keywords = (
         list(ProgramKeyword.objects.filter(keyword=candidate).values_list("keyword", flat=True))
@@ -271,6 +275,9 @@ def _on_opt_in(message, result, e164) -> _Effect:
     if contact is None:
         return _Effect("unknown number: nothing to confirm or restore")
     evidence = _evidence(message, result)
+    code = _YES_WITH_CODE.match(message.body)
+    if code:
+        return _confirm_by_code(message, contact, code.group(1), evidence)
     request = _request_answered(contact) if result.keyword == "yes" else None
     if request is not None:
         event = consent_confirm_request(
@@ -284,6 +291,21 @@ def _on_opt_in(message, result, e164) -> _Effect:
     if not events:
         return _Effect("nothing to confirm or restore")
     return _confirmed(message, events, "subscribed again to " + ", ".join(e.program.slug for e in events))
+
+
+def _confirm_by_code(message, contact: Contact, code: str, evidence: dict) -> _Effect:
+    """YES with a sign-up's code: that one pending sign-up, and no other, becomes active."""
+    pending = Subscription.objects.filter(contact=contact, status=SubscriptionStatus.PENDING).select_related(
+        "last_event"
+    )
+    waiting = next((s for s in pending if s.last_event.evidence.get("confirm_code") == code), None)
+    event = waiting and consent_confirm_request(
+        contact=contact, request_event_id=waiting.last_event_id, method=ConsentMethod.KEYWORD,
+        evidence={**evidence, "confirm_code": code},
+    )  # fmt: skip
+    if not event:
+        return _Effect(f"YES {code}: no sign-up waits for that code; nothing changed")
+    return _confirmed(message, [event], f"confirmed {event.program.slug} by its code")
 
 
 def _confirmed(message: InboundMessage, events: list[ConsentEvent], summary: str) -> _Effect:

@@ -8,7 +8,13 @@ from django.utils import timezone, translation
 
 from contacts.models import ConsentEvent, ConsentMethod, Subscription, SubscriptionStatus
 from contacts.selectors import number_has_opt_out_on_record
-from contacts.services import EvidenceFromRequest, consent_opt_in, contact_get_or_create, contacts_lock
+from contacts.services import (
+    EvidenceFromRequest,
+    consent_code_new,
+    consent_opt_in,
+    contact_get_or_create,
+    contacts_lock,
+)
 from messaging.models import OutboundMessage
 from messaging.services import consent_text_queue
 
@@ -75,6 +81,9 @@ def signup_submit(
         "disclosure_version": version.pk,
         "disclosure_sha256": version.sha256,
         "age_gate": age_gate,
+        # Shown on the thanks page: "text YES 4821" confirms this sign-up from the person's own phone,
+        # even where we may not text them first (the number opted out before).
+        "confirm_code": consent_code_new(),
     }
     if needs_yes and not program.double_opt_in:
         evidence["double_opt_in_reason"] = "the number has an opt-out or suppression on record"

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from contacts.models import Program
 from contacts.phones import phone_digest
 from contacts.services import client_ip, evidence_from_request
+from messaging.selectors import our_numbers
 
 from .disclosure import disclosure_compose
 from .forms import SignupForm
@@ -19,6 +20,8 @@ from .ratelimit import rate_limit_exceeded
 from .services import signup_submit
 
 log = logging.getLogger(__name__)
+
+CONFIRM_CODE_SESSION_KEY = "signup:confirm_code"
 
 
 def _active_program(slug: str) -> Program:
@@ -49,7 +52,7 @@ def signup_page(request, slug):
         log.warning("sign-up for program %s blocked: too many attempts for number %s…", program.pk, digest[:12])
         return _render_blocked(request, program, disclosure, form)
 
-    signup_submit(
+    outcome = signup_submit(
         program=program,
         phone=phone,
         first_name=form.cleaned_data.get("first_name", ""),
@@ -57,6 +60,10 @@ def signup_page(request, slug):
         request_evidence=evidence_from_request(request),
         age_gate=form.age_gate_result(),
     )
+    # The same page whatever the number's history (it must not tell a stranger whether it ever opted out);
+    # a repeat sign-up keeps the code of the first.
+    if outcome.event is not None:
+        request.session[CONFIRM_CODE_SESSION_KEY] = outcome.event.evidence.get("confirm_code", "")
     return redirect("signup:thanks", slug=program.slug)
 
 
@@ -73,5 +80,10 @@ def _render_blocked(request, program, disclosure, form):
 @require_GET
 def signup_thanks(request, slug):
     program = _active_program(slug)
-    context = {"program": program, "pending_hours": settings.CONSENT_PENDING_EXPIRY_HOURS}
+    context = {
+        "program": program,
+        "pending_hours": settings.CONSENT_PENDING_EXPIRY_HOURS,
+        "confirm_code": request.session.get(CONFIRM_CODE_SESSION_KEY, ""),
+        "our_number": next(iter(sorted(our_numbers())), ""),
+    }
     return render(request, "signup/thanks.html", context)

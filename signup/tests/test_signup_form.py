@@ -1,10 +1,12 @@
 """The public sign-up form through Django's test client, against PostgreSQL and Redis."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import translation
 
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, Subscription, SubscriptionStatus
+from contacts.selectors import BLOCK_LABELS, subscription_status
 from contacts.services import consent_opt_out, contact_get_or_create, number_suppress
 from contacts.tests.factories import make_program
 from messaging.backends import locmem
@@ -200,11 +202,12 @@ def test_already_subscribed_number_gets_no_second_text_and_the_same_answer(
 
 
 def test_a_web_sign_up_never_undoes_a_stop_it_waits_for_the_numbers_own_yes(
-    client, program, eager_celery, django_capture_on_commit_callbacks
+    client, program, eager_celery, django_capture_on_commit_callbacks, fake_twilio
 ):
     _submit(client, program, django_capture_on_commit_callbacks)
     contact = Contact.objects.get()
     consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+    texts_before = len(locmem.outbox)
 
     # Anyone can type this number into the form; a single opt-in program doesn't change that.
     response = _submit(client, program, django_capture_on_commit_callbacks)
@@ -213,9 +216,34 @@ def test_a_web_sign_up_never_undoes_a_stop_it_waits_for_the_numbers_own_yes(
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
     assert kinds == [ConsentKind.OPT_IN, ConsentKind.OPT_OUT, ConsentKind.PENDING]
     assert Subscription.objects.get().status == SubscriptionStatus.PENDING
-    assert "opt-out" in ConsentEvent.objects.last().evidence["double_opt_in_reason"]
-    assert [sms.body for sms in locmem.outbox][1].startswith(program.brand)
-    assert "YES" in locmem.outbox[1].body  # the one request; the person's own YES completes it
+    pending = ConsentEvent.objects.last()
+    assert "opt-out" in pending.evidence["double_opt_in_reason"]
+    # And a number that opted out is never asked by text to come back: nothing is sent to it.
+    assert len(locmem.outbox) == texts_before
+    request = OutboundMessage.objects.get(kind="optin_req")
+    assert (request.status, request.reason) == ("skipped", BLOCK_LABELS["asked_back"])
+    # The page (the same whatever the number's history) tells the person how to confirm from their phone.
+    code = pending.evidence["confirm_code"]
+    assert f"YES {code}" in client.get(response["Location"]).content.decode()
+
+
+def test_the_person_confirms_such_a_sign_up_by_texting_yes_and_its_code(
+    client, program, eager_celery, django_capture_on_commit_callbacks, fake_twilio
+):
+    contact_get_or_create(phone="+14155550142")
+    consent_opt_out(contact=Contact.objects.get(), method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+    other = make_program(slug="other", double_opt_in=False)
+    _submit(client, other, django_capture_on_commit_callbacks)  # a stranger's, say: its code is another
+    _submit(client, program, django_capture_on_commit_callbacks)
+    code = ConsentEvent.objects.filter(program=program).last().evidence["confirm_code"]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = fake_twilio.post_inbound(
+            settings.PUBLIC_BASE_URL + "/sms/inbound/", "+14155550142", f"yes {code}", client=client
+        )
+    assert b"subscribed" in answer.content
+    contact = Contact.objects.get()
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE
+    assert subscription_status(contact=contact, program=other) == SubscriptionStatus.PENDING
 
 
 def test_suppressed_number_gets_its_consent_recorded_but_no_text(
