@@ -359,18 +359,22 @@ class ContactAdmin(admin.ModelAdmin):
                         contact=contact, program=program, method=ConsentMethod.ADMIN, actor=request.user,
                         consent=form.consent(),
                     )  # fmt: skip
-                    texted = consent_text_queue(event=event)
+                    texted = consent_text_queue(event=event) if event else None
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                if event.kind == ConsentKind.OPT_IN:
+                if event is None:
+                    done = _("%(contact)s is already subscribed to %(program)s, or waiting for their YES: "
+                             "nothing was recorded.")  # fmt: skip
+                elif event.kind == ConsentKind.OPT_IN:
                     done = _("%(contact)s is opted in to %(program)s; the evidence is in the ledger.")
                 elif texted.status == MessageStatus.SKIPPED:
                     done = _("Consent to %(program)s is pending and no text was sent (%(reason)s). Only the person "
                              "can complete it: ask them to text YES %(code)s from their phone.")  # fmt: skip
                 else:
                     done = _("%(contact)s was texted to reply YES for %(program)s; consent is pending until then.")
-                code, reason = event.evidence.get("confirm_code", ""), texted.reason if texted else ""
+                code = event.evidence.get("confirm_code", "") if event else ""
+                reason = texted.reason if texted else ""
                 self.message_user(
                     request, done % {"contact": contact, "program": program, "code": code, "reason": reason}
                 )

@@ -59,6 +59,7 @@ class ImportResult:
     contacts_created: int = 0
     opt_ins: int = 0  # consent records written (active or pending)
     pending: int = 0  # of those, waiting for the person's YES
+    already: int = 0  # rows whose contact was already subscribed or waiting for its YES: nothing recorded
     tags_created: list[str] = field(default_factory=list)
     refused: list[RowError] = field(default_factory=list)  # rows whose number changed state during the write
 
@@ -264,6 +265,9 @@ def _row_import(row: _Row, row_number: int, actor, file_name: str, tags: dict, r
     event = consent_opt_in_on_behalf(
         contact=contact, program=row.program, method=ConsentMethod.IMPORT, actor=actor, consent=consent
     )
+    if event is None:
+        result.already += 1
+        return
     result.opt_ins += 1
     if event.kind == ConsentKind.PENDING:
         result.pending += 1

@@ -280,7 +280,7 @@ def consent_on_behalf_check(*, e164: str, program: Program, consent: ConsentOnBe
             f"This number opted out on {last_opt_out.created_at:%Y-%m-%d %H:%M} UTC, after the consent given here. "
             "Only new consent, given after the opt-out, can be recorded."
         )
-    if any_opt_out and consent.double_opt_in_exception.strip():
+    if program.double_opt_in and any_opt_out and consent.double_opt_in_exception.strip():
         raise ValidationError(
             "This number opted out before: only the person's own YES by text can bring it back, with no exception."
         )
@@ -291,15 +291,22 @@ def consent_on_behalf_check(*, e164: str, program: Program, consent: ConsentOnBe
 @transaction.atomic(savepoint=False)  # an import gives each row its own savepoint
 def consent_opt_in_on_behalf(
     *, contact: Contact, program: Program, method: str, actor, consent: ConsentOnBehalf
-) -> ConsentEvent:
+) -> ConsentEvent | None:
     """Record consent staff or an import bring, under the web's rules (`consent_on_behalf_check`).
 
     The result is pending, waiting for the person's own YES, when the program uses double opt-in
     (unless an exception is recorded) and always when the number has an opt-out on record.
-    The caller sends the confirmation or "reply YES" text the event asks for.
+    None, and nothing recorded, when the contact is already subscribed or already waiting for
+    its YES (as on the web). The caller sends the text the event asks for.
     """
     _consent_lock(contact, program)
     checked = consent_on_behalf_check(e164=str(contact.phone), program=program, consent=consent)
+    current = Subscription.objects.filter(contact=contact, program=program).first()
+    if current and (
+        current.status == SubscriptionStatus.ACTIVE
+        or (current.status == SubscriptionStatus.PENDING and current.pending_expires_at > timezone.now())
+    ):
+        return None
     exception = consent.double_opt_in_exception.strip()
     needs_yes = checked.opted_out_before or (program.double_opt_in and not exception)
     evidence = {**consent.evidence, "consented_at": consent.consented_at.isoformat(), "age_gate": checked.age_gate}
