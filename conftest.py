@@ -9,6 +9,8 @@ from testing import network_guard
 
 # The `browser` fixture: Debian's Chromium driven from a thread of its own.
 pytest_plugins = ["testing.browser"]
+# Flushes past the ledger's TRUNCATE guard, and an anchor file per test.
+pytest_plugins += ["testing.ledger"]
 
 
 def pytest_configure(config):
