@@ -29,7 +29,7 @@ class AnchorSinkError(Exception):
 
 @dataclass(frozen=True)
 class Anchor:
-    position: int  # the chain's head when the seal ended
+    position: int  # the chain's head when the seal ended (0: the chain was empty)
     hash: str  # the hash of the event at that position
     at: datetime  # when the anchor was written
 
@@ -40,7 +40,7 @@ class Anchor:
     def from_json(cls, text: str) -> "Anchor":
         data = json.loads(text)
         position, hash_, at = data["position"], data["hash"], datetime.fromisoformat(data["at"])
-        if type(position) is not int or position < 1 or not isinstance(hash_, str) or len(hash_) != 64:
+        if type(position) is not int or position < 0 or not isinstance(hash_, str) or len(hash_) != 64:
             raise ValueError("not a position and a 64-character hash")
         return cls(position, hash_, at)
 

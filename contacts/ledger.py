@@ -154,7 +154,7 @@ def _chain_head() -> tuple[int, str, str | None] | None:
 
 def _anchors_mismatch(anchors: Iterable[Anchor]) -> str | None:
     """Why the chain contradicts one of `anchors` (checked with one query), or None when it has every one."""
-    anchors = list(anchors)
+    anchors = [anchor for anchor in anchors if anchor.position]  # position 0 is the empty chain: nothing to match
     sealed = dict(
         ConsentEvent.objects.filter(position__in={a.position for a in anchors}).values_list("position", "hash")
     )
@@ -168,7 +168,13 @@ def _anchors_mismatch(anchors: Iterable[Anchor]) -> str | None:
 
 
 def _head_anchor_before_sealing(sink: AnchorSink) -> None:
-    """Refuse to seal on a chain its anchors contradict; anchor a head an earlier seal could not."""
+    """Refuse to seal on a chain its anchors contradict; anchor a head an earlier seal could not.
+
+    An empty sink is anchored (the empty chain as position 0, or the unkeyed head sealed before the
+    key) before any keyed event is sealed, and a failure there seals nothing. So once the chain holds
+    a keyed event the sink holds an anchor, and an empty sink means the anchors were lost or live on
+    another machine.
+    """
     head, newest = _chain_head(), sink.newest()
     if newest is None:
         if head and head[2] != HashScheme.SHA256:
@@ -176,6 +182,8 @@ def _head_anchor_before_sealing(sink: AnchorSink) -> None:
                 f"the chain holds keyed events up to position {head[0]} but {sink} holds no anchor: the anchors "
                 "were lost, or this worker is not on the machine that keeps them (see LEDGER_SEAL_QUEUE)"
             )
+        if head is None:
+            sink.append(Anchor(0, GENESIS_HASH, timezone.now()))
     elif head is None or newest.position > head[0]:
         raise LedgerAnchorError(
             f"position {newest.position} is anchored but the chain ends at {head[0] if head else 0}: "
