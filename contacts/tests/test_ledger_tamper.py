@@ -5,10 +5,7 @@ power), or with plain INSERTs the trigger allows, and computes hashes the way th
 was keyed: the algorithm is in the repository, only the key is secret.
 """
 
-import hashlib
 import json
-from contextlib import contextmanager
-from datetime import UTC
 from io import StringIO
 
 import pytest
@@ -20,6 +17,7 @@ from contacts.models import ConsentEvent, ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out
 
 from .factories import make_contact, make_program
+from .tampering import past_the_trigger, unkeyed_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -41,27 +39,6 @@ def _chain() -> list[dict]:
     return list(ConsentEvent.objects.order_by("position").values(*CONTENT, "position", "prev_hash", "hash"))
 
 
-@contextmanager
-def _past_the_trigger():
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-        try:
-            yield cursor
-        finally:
-            cursor.execute("SET session_replication_role = DEFAULT")
-
-
-def _unkeyed_hash(prev_hash: str, row: dict) -> str:
-    """The chain's hash before it was keyed: sha256 over prev_hash and the row's canonical JSON."""
-    content = {
-        "contact": row["contact_id"], "phone": row["phone"], "program": row["program_id"], "kind": row["kind"],
-        "method": row["method"], "evidence": row["evidence"], "actor": row["actor_id"],
-        "created_at": row["created_at"].astimezone(UTC).isoformat(timespec="microseconds"),
-    }  # fmt: skip
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
 def _truncate(statement: str) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         # PostgreSQL won't truncate a table with foreign-key checks still queued in the transaction (the
@@ -78,7 +55,7 @@ def _verify_fails(*args) -> CommandError:
 
 def test_verify_ledger_fails_when_the_newest_events_are_deleted():
     chain = _sealed_ledger()
-    with _past_the_trigger() as cursor:
+    with past_the_trigger() as cursor:
         cursor.execute("DELETE FROM contacts_subscription")  # they point at ledger rows
         cursor.execute("DELETE FROM contacts_consentevent WHERE position > %s", [chain[-3]["position"]])
     error = _verify_fails()
@@ -90,7 +67,7 @@ def test_verify_ledger_fails_when_the_newest_events_are_deleted():
 def test_verify_ledger_fails_on_a_gap_in_positions():
     chain = _sealed_ledger()
     head = chain[-1]
-    with _past_the_trigger() as cursor:
+    with past_the_trigger() as cursor:
         cursor.execute("UPDATE contacts_consentevent SET position = position + 5 WHERE id = %s", [head["id"]])
     error = _verify_fails()
     assert error.returncode == 2
@@ -106,9 +83,9 @@ def test_truncating_contacts_cascades_into_the_ledger_and_is_refused():
     assert ConsentEvent.objects.count() == len(chain)
 
 
-def test_verify_ledger_fails_when_the_ledger_was_truncated_past_the_trigger():
+def test_verify_ledger_fails_when_the_ledger_was_truncatedpast_the_trigger():
     chain = _sealed_ledger()
-    with _past_the_trigger():
+    with past_the_trigger():
         _truncate("TRUNCATE contacts_contact CASCADE")
     error = _verify_fails()
     assert error.returncode == 4
@@ -120,9 +97,9 @@ def test_verify_ledger_fails_when_an_event_is_rewritten_and_every_later_hash_rec
     rewritten = next(row for row in chain if row["kind"] == "opt_out")
     rewritten["kind"] = "opt_in"  # the STOP never happened
     prev_hash = rewritten["prev_hash"]
-    with _past_the_trigger() as cursor:
+    with past_the_trigger() as cursor:
         for row in chain[chain.index(rewritten) :]:
-            row["prev_hash"], row["hash"] = prev_hash, _unkeyed_hash(prev_hash, row)
+            row["prev_hash"], row["hash"] = prev_hash, unkeyed_hash(prev_hash, row)
             prev_hash = row["hash"]
             cursor.execute(
                 "UPDATE contacts_consentevent SET kind = %s, prev_hash = %s, hash = %s WHERE id = %s",
@@ -151,7 +128,7 @@ def _forge_at_head(head: dict, hash_for) -> int:
 
 def test_verify_ledger_fails_when_a_correctly_hashed_event_is_forged_at_the_head():
     chain = _sealed_ledger()
-    forged = _forge_at_head(chain[-1], lambda prev_hash, row, position: _unkeyed_hash(prev_hash, row))
+    forged = _forge_at_head(chain[-1], lambda prev_hash, row, position: unkeyed_hash(prev_hash, row))
     error = _verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{forged}:" in str(error)
