@@ -325,6 +325,12 @@ def _anchors_check(sink: AnchorSink, head: int, chunk_size: int) -> LedgerProble
     if newest is not None and newest.position >= head:
         mismatch = _anchors_mismatch([newest])
         return LedgerProblem(ProblemKind.ANCHORS, mismatch) if mismatch else None
+    if newest is None:
+        return LedgerProblem(
+            ProblemKind.ANCHORS,
+            f"{sink} holds no anchor, but {head} event(s) are sealed: the next seal anchors the head, so if one "
+            "has run since they were sealed, the anchors were lost or live on another machine (see LEDGER_SEAL_QUEUE)",
+        )
     return LedgerProblem(
         ProblemKind.ANCHORS,
         f"positions {highest + 1} to {head} are sealed but not anchored in {sink}: an anchor write failed "

@@ -142,7 +142,9 @@ def test_the_sealer_refuses_a_keyed_chain_whose_anchors_are_gone(ledger_anchor_f
     with pytest.raises(LedgerAnchorError, match="holds no anchor"):
         ledger_seal()
     assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
-    assert _verify_fails().returncode == 4
+    error = _verify_fails()
+    assert error.returncode == 4
+    assert "holds no anchor, but 2 event(s) are sealed" in str(error)
 
 
 def test_the_sealer_refuses_a_chain_whose_anchored_head_was_rewritten(ledger_anchor_file):
