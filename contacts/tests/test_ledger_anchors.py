@@ -4,7 +4,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from contacts.models import ConsentEvent, ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out
 
 from .factories import make_contact, make_program
+from .tampering import verify_fails
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +32,6 @@ def _head() -> tuple[int, str]:
 
 def _anchors(path) -> list[tuple[int, str]]:
     return [(anchor.position, anchor.hash) for anchor in FileAnchorSink(path).read()]
-
-
-def _verify_fails(**options) -> CommandError:
-    with pytest.raises(CommandError) as error:
-        call_command("verify_ledger", stdout=StringIO(), **options)
-    return error.value
 
 
 @pytest.mark.smoke
@@ -79,7 +74,7 @@ def test_a_seal_whose_anchor_write_fails_stays_committed_and_the_next_seal_ancho
     with pytest.raises(AnchorSinkError, match="unreachable"):
         ledger_seal()
     assert not ConsentEvent.objects.filter(position__isnull=True).exists()  # the seal itself committed
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert "positions 3 to 4 are sealed but not anchored" in str(error)
     assert "an anchor write failed" in str(error)
@@ -142,7 +137,7 @@ def test_the_sealer_refuses_a_keyed_chain_whose_anchors_are_gone(ledger_anchor_f
     with pytest.raises(LedgerAnchorError, match="holds no anchor"):
         ledger_seal()
     assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert "holds no anchor, but 2 event(s) are sealed" in str(error)
 
@@ -167,7 +162,7 @@ def test_verify_ledger_checks_every_anchor_not_only_the_newest(ledger_anchor_fil
     older = Anchor.from_json(lines[1])
     lines[1] = Anchor(older.position, "e" * 64, older.at).as_json()
     ledger_anchor_file.write_text("\n".join(lines) + "\n")
-    error = _verify_fails(chunk_size=1)
+    error = verify_fails(chunk_size=1)
     assert error.returncode == 4
     assert f"the event at position {older.position} is not the one anchored at" in str(error)
 
@@ -186,7 +181,7 @@ def test_verify_ledger_fails_when_an_event_holding_the_key_is_added_at_the_head(
     ConsentEvent.objects.bulk_create(
         [ConsentEvent(**forged, position=position, prev_hash=prev_hash, hash=forged_hash, hash_scheme="hmac-sha256")]
     )
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert f"positions {position} to {position} are sealed but not anchored" in str(error)
 
@@ -215,7 +210,7 @@ def test_a_sink_named_by_dotted_path_receives_the_anchors_and_verify_reads_them(
     call_command("verify_ledger", stdout=out)
     assert "The head (position 2) matches its anchor." in out.getvalue()
     ListSink.anchors = []
-    assert _verify_fails().returncode == 4
+    assert verify_fails().returncode == 4
 
 
 @pytest.mark.smoke
@@ -238,7 +233,7 @@ def test_verify_ledger_names_an_unreadable_anchor_file(ledger_anchor_file):
     ledger_seal()
     with open(ledger_anchor_file, "a") as file:
         file.write("not an anchor\n")
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert "the anchors can't be read: line 3 of" in str(error)
 

@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
@@ -16,33 +16,12 @@ from django.utils import timezone
 from contacts.anchors import FileAnchorSink
 from contacts.ledger import GENESIS_HASH, ledger_check, ledger_seal
 from contacts.models import ConsentEvent, ConsentMethod, HashScheme
-from contacts.services import consent_opt_in, consent_opt_out
+from contacts.services import consent_opt_in
 
 from .factories import make_contact, make_program
-from .tampering import past_the_trigger, unkeyed_hash
+from .tampering import chain_rows, past_the_trigger, sealed_ledger, unkeyed_hash, verify_fails
 
 pytestmark = pytest.mark.django_db
-
-CONTENT = ("id", "contact_id", "phone", "program_id", "kind", "method", "evidence", "actor_id", "created_at")
-
-
-def _sealed(contacts: int = 2) -> None:
-    program = make_program()
-    for _ in range(contacts):
-        contact = make_contact()
-        consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"f": 1})
-        consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
-    ledger_seal()
-
-
-def _chain() -> list[dict]:
-    return list(ConsentEvent.objects.order_by("position").values(*CONTENT, "position", "prev_hash", "hash"))
-
-
-def _verify_fails() -> CommandError:
-    with pytest.raises(CommandError) as error:
-        call_command("verify_ledger", stdout=StringIO())
-    return error.value
 
 
 def _rechain_unkeyed(rows: list[dict], prev_hash: str) -> None:
@@ -59,42 +38,42 @@ def _rechain_unkeyed(rows: list[dict], prev_hash: str) -> None:
 
 @pytest.mark.smoke
 def test_every_seal_is_keyed_and_a_different_key_fails_verification(settings):
-    _sealed()
+    sealed_ledger()
     assert set(ConsentEvent.objects.values_list("hash_scheme", flat=True)) == {HashScheme.HMAC_SHA256}
     assert ledger_check().problem is None
     settings.LEDGER_HMAC_KEY = "another-key-of-at-least-thirty-two-characters"
-    first = _chain()[0]
-    error = _verify_fails()
+    first = chain_rows()[0]
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{first['id']}: its content does not match its hash" in str(error)
     assert "or the key is not the sealer's" in str(error)
 
 
 def test_an_event_relabelled_unkeyed_after_the_chain_became_keyed_breaks_it():
-    _sealed()
-    chain = _chain()
+    sealed_ledger()
+    chain = chain_rows()
     _rechain_unkeyed(chain[2:], chain[1]["hash"])
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{chain[2]['id']}: it claims the unkeyed scheme after the chain became keyed" in str(error)
 
 
 def test_a_chain_relabelled_unkeyed_from_the_start_disagrees_with_its_anchors():
-    _sealed()
-    chain = _chain()
+    sealed_ledger()
+    chain = chain_rows()
     chain[-1]["kind"] = "opt_in"  # the last STOP never happened
     with past_the_trigger() as cursor:
         cursor.execute("UPDATE contacts_consentevent SET kind = 'opt_in' WHERE id = %s", [chain[-1]["id"]])
     _rechain_unkeyed(chain, GENESIS_HASH)
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert f"the event at position {chain[-1]['position']} is not the one anchored" in str(error)
 
 
 @pytest.mark.parametrize("scheme", [None, "sha256", "hmac-sha256"])
 def test_an_event_forged_at_the_head_without_the_key_breaks_the_chain_whatever_scheme_it_claims(scheme):
-    _sealed()
-    head = _chain()[-1]
+    sealed_ledger()
+    head = chain_rows()[-1]
     forged = {**head, "kind": "opt_in", "method": "admin", "evidence": {"reason": "customer called"}}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -105,7 +84,7 @@ def test_an_event_forged_at_the_head_without_the_key_breaks_the_chain_whatever_s
              unkeyed_hash(head["hash"], forged), scheme],
         )  # fmt: skip
         forged_id = cursor.fetchone()[0]
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{forged_id}:" in str(error)
 
@@ -175,7 +154,7 @@ def test_events_sealed_before_the_key_still_verify_and_the_keyed_chain_builds_on
 
     consent_opt_in(contact=contact, program=program, method=ConsentMethod.ADMIN, evidence={"reason": "called"})
     assert ledger_seal() == 1
-    chain = _chain()
+    chain = chain_rows()
     assert ConsentEvent.objects.get(position=3).hash_scheme == HashScheme.HMAC_SHA256
     assert chain[2]["prev_hash"] == chain[1]["hash"]  # the keyed event covers the last unkeyed hash
     # The unkeyed head was anchored before the first keyed seal, then the keyed head.
@@ -187,6 +166,6 @@ def test_events_sealed_before_the_key_still_verify_and_the_keyed_chain_builds_on
     with past_the_trigger() as cursor:
         cursor.execute("UPDATE contacts_consentevent SET kind = 'opt_in' WHERE id = %s", [old_ids[1]])
     _rechain_unkeyed(chain[:2], GENESIS_HASH)
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{chain[2]['id']}: its prev_hash does not match" in str(error)

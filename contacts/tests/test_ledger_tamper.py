@@ -6,37 +6,15 @@ was keyed: the algorithm is in the repository, only the key is secret.
 """
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from contacts.ledger import ledger_seal
-from contacts.models import ConsentEvent, ConsentMethod
-from contacts.services import consent_opt_in, consent_opt_out
+from contacts.models import ConsentEvent
 
-from .factories import make_contact, make_program
-from .tampering import past_the_trigger, unkeyed_hash
+from .tampering import past_the_trigger, sealed_ledger, unkeyed_hash, verify_fails
 
 pytestmark = pytest.mark.django_db
-
-CONTENT = ("id", "contact_id", "phone", "program_id", "kind", "method", "evidence", "actor_id", "created_at")
-
-
-def _sealed_ledger(contacts: int = 2) -> list[dict]:
-    """Each contact opts in and then out; every event sealed. Returns the events in chain order."""
-    program = make_program()
-    for _ in range(contacts):
-        contact = make_contact()
-        consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"f": 1})
-        consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
-    ledger_seal()
-    return _chain()
-
-
-def _chain() -> list[dict]:
-    return list(ConsentEvent.objects.order_by("position").values(*CONTENT, "position", "prev_hash", "hash"))
 
 
 def _truncate(statement: str) -> None:
@@ -47,36 +25,30 @@ def _truncate(statement: str) -> None:
         cursor.execute(statement)
 
 
-def _verify_fails(*args) -> CommandError:
-    with pytest.raises(CommandError) as error:
-        call_command("verify_ledger", *args, stdout=StringIO())
-    return error.value
-
-
 def test_verify_ledger_fails_when_the_newest_events_are_deleted():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     with past_the_trigger() as cursor:
         cursor.execute("DELETE FROM contacts_subscription")  # they point at ledger rows
         cursor.execute("DELETE FROM contacts_consentevent WHERE position > %s", [chain[-3]["position"]])
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert f"position {chain[-1]['position']}, anchored at" in str(error)
     assert "is missing from the chain (events were removed)" in str(error)
 
 
 def test_verify_ledger_fails_on_a_gap_in_positions():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     head = chain[-1]
     with past_the_trigger() as cursor:
         cursor.execute("UPDATE contacts_consentevent SET position = position + 5 WHERE id = %s", [head["id"]])
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     position = head["position"]
     assert f"broken at event #{head['id']}: it holds position {position + 5} where {position} was due" in str(error)
 
 
 def test_truncating_contacts_cascades_into_the_ledger_and_is_refused():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     for statement in ("TRUNCATE contacts_contact CASCADE", "TRUNCATE contacts_consentevent CASCADE"):
         with pytest.raises(DatabaseError, match="append-only: TRUNCATE of contacts_consentevent refused"):
             _truncate(statement)
@@ -84,16 +56,16 @@ def test_truncating_contacts_cascades_into_the_ledger_and_is_refused():
 
 
 def test_verify_ledger_fails_when_the_ledger_was_truncatedpast_the_trigger():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     with past_the_trigger():
         _truncate("TRUNCATE contacts_contact CASCADE")
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 4
     assert f"position {chain[-1]['position']}, anchored at" in str(error)
 
 
 def test_verify_ledger_fails_when_an_event_is_rewritten_and_every_later_hash_recomputed():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     rewritten = next(row for row in chain if row["kind"] == "opt_out")
     rewritten["kind"] = "opt_in"  # the STOP never happened
     prev_hash = rewritten["prev_hash"]
@@ -105,7 +77,7 @@ def test_verify_ledger_fails_when_an_event_is_rewritten_and_every_later_hash_rec
                 "UPDATE contacts_consentevent SET kind = %s, prev_hash = %s, hash = %s WHERE id = %s",
                 [row["kind"], row["prev_hash"], row["hash"], row["id"]],
             )
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{rewritten['id']}: its content does not match its hash" in str(error)
 
@@ -127,8 +99,8 @@ def _forge_at_head(head: dict, hash_for) -> int:
 
 
 def test_verify_ledger_fails_when_a_correctly_hashed_event_is_forged_at_the_head():
-    chain = _sealed_ledger()
+    chain = sealed_ledger()
     forged = _forge_at_head(chain[-1], lambda prev_hash, row, position: unkeyed_hash(prev_hash, row))
-    error = _verify_fails()
+    error = verify_fails()
     assert error.returncode == 2
     assert f"broken at event #{forged}:" in str(error)
