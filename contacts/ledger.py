@@ -24,9 +24,9 @@ one at the head. After each seal commits, its new head goes to an anchor sink ou
 (`contacts.anchors`). If that write fails the seal stays committed and unanchored; the next run
 anchors the head before sealing more, after checking that the anchors it has agree with the chain
 (it refuses to build on a chain whose anchored events are gone or changed). Accepting an unanchored
-head there is what lets an anchor outage heal itself; the price is that an event added at the head
-by someone holding the key between two seals is anchored with the rest, so keep the key on the
-machines that seal and verify only.
+head there is what lets an anchor outage heal itself; the price is that an event someone holding
+the key adds at the head between two seals is anchored with the rest. Against that, only the key's
+secrecy helps; against everyone else, the key and the anchors together.
 """
 
 import hashlib

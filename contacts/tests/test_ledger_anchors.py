@@ -1,9 +1,13 @@
 """Head anchors: every seal writes the chain's head outside the database, and the chain must agree with them."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -247,3 +251,16 @@ def test_the_newest_anchor_is_found_at_the_end_of_a_long_file_without_reading_it
     assert sink.newest() == Anchor(2000, f"{2000:064x}", at)
     assert FileAnchorSink(tmp_path / "missing.jsonl").newest() is None
     assert list(FileAnchorSink(tmp_path / "missing.jsonl").read()) == []
+
+
+def test_a_named_seal_queue_sends_every_seal_to_the_workers_of_that_queue():
+    """Several machines, one anchor file: beat sends the seal to the queue only that machine's worker reads."""
+    code = "from django.conf import settings; print(settings.CELERY_BEAT_SCHEDULE['consent-ledger-seal']['options'])"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "smsconsent.settings", "LEDGER_SEAL_QUEUE": "ledger"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "'queue': 'ledger'" in done.stdout
+    assert "queue" not in str(django_settings.CELERY_BEAT_SCHEDULE["consent-ledger-seal"]["options"])  # default queue
