@@ -186,8 +186,8 @@ def _head_anchor_before_sealing(sink: AnchorSink) -> None:
             sink.append(Anchor(0, GENESIS_HASH, timezone.now()))
     elif head is None or newest.position > head[0]:
         raise LedgerAnchorError(
-            f"position {newest.position} is anchored but the chain ends at {head[0] if head else 0}: "
-            "events were removed from the ledger"
+            f"position {newest.position} is anchored in {sink} but the chain ends at {head[0] if head else 0}: "
+            "events were removed from the ledger (a database replaced on purpose needs an anchor sink of its own)"
         )
     elif mismatch := _anchors_mismatch([newest]):
         raise LedgerAnchorError(mismatch)

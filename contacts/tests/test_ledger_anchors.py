@@ -128,7 +128,7 @@ def test_the_sealer_refuses_to_build_on_a_chain_whose_anchored_events_were_remov
         cursor.execute("DELETE FROM contacts_consentevent WHERE position > 2")
         cursor.execute("SET session_replication_role = DEFAULT")
     _events(2)
-    with pytest.raises(LedgerAnchorError, match="position 4 is anchored but the chain ends at 2"):
+    with pytest.raises(LedgerAnchorError, match=r"position 4 is anchored in .* but the chain ends at 2: events"):
         ledger_seal()
     assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
 
