@@ -176,6 +176,7 @@ def _head_anchor_before_sealing(sink: AnchorSink) -> None:
     another machine.
     """
     head, newest = _chain_head(), sink.newest()
+    head_position = head[0] if head else 0
     if newest is None:
         if head and head[2] != HashScheme.SHA256:
             raise LedgerAnchorError(
@@ -184,14 +185,14 @@ def _head_anchor_before_sealing(sink: AnchorSink) -> None:
             )
         if head is None:
             sink.append(Anchor(0, GENESIS_HASH, timezone.now()))
-    elif head is None or newest.position > head[0]:
+    elif newest.position > head_position:
         raise LedgerAnchorError(
-            f"position {newest.position} is anchored in {sink} but the chain ends at {head[0] if head else 0}: "
+            f"position {newest.position} is anchored in {sink} but the chain ends at {head_position}: "
             "events were removed from the ledger (a database replaced on purpose needs an anchor sink of its own)"
         )
     elif mismatch := _anchors_mismatch([newest]):
         raise LedgerAnchorError(mismatch)
-    if head and (newest is None or newest.position < head[0]):
+    if head and (newest is None or newest.position < head_position):
         logger.warning("Consent ledger: anchoring the head at position %s, which an earlier seal could not.", head[0])
         sink.append(Anchor(head[0], head[1], timezone.now()))
 

@@ -51,6 +51,16 @@ def test_each_seal_anchors_its_new_head_in_the_anchor_file(ledger_anchor_file):
     assert _anchors(ledger_anchor_file)[-1] == _head()
 
 
+@pytest.mark.smoke
+def test_sealing_an_empty_ledger_again_and_again_anchors_the_empty_chain_once(ledger_anchor_file):
+    assert ledger_seal() == ledger_seal() == 0
+    assert _anchors(ledger_anchor_file) == [(0, GENESIS_HASH)]
+    assert ledger_check().problem is None
+    _events(2)
+    assert ledger_seal() == 2
+    assert _anchors(ledger_anchor_file) == [(0, GENESIS_HASH), _head()]
+
+
 class SwitchableSink(FileAnchorSink):
     """The file sink, except while `down`: then every append fails like an unreachable disk."""
 
