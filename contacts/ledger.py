@@ -23,10 +23,11 @@ The chain can't show that its newest events were deleted, or that someone holdin
 one at the head. After each seal commits, its new head goes to an anchor sink outside the database
 (`contacts.anchors`). If that write fails the seal stays committed and unanchored; the next run
 anchors the head before sealing more, after checking that the anchors it has agree with the chain
-(it refuses to build on a chain whose anchored events are gone or changed). Accepting an unanchored
-head there is what lets an anchor outage heal itself; the price is that an event someone holding
-the key adds at the head between two seals is anchored with the rest. Against that, only the key's
-secrecy helps; against everyone else, the key and the anchors together.
+(it refuses to build on a head that fails its own hash, say after the key changed, or on a chain
+whose anchored events are gone or changed). Accepting an unanchored head there is what lets an
+anchor outage heal itself; the price is that an event someone holding the key adds at the head
+between two seals is anchored with the rest. Against that, only the key's secrecy helps; against
+everyone else, the key and the anchors together.
 """
 
 import hashlib
@@ -59,8 +60,8 @@ _LEDGER_LOCK_KEY = 0x5_3C0_45E7
 _ROW_FIELDS = ("id", "contact_id", "phone", "program_id", "kind", "method", "evidence", "actor_id", "created_at")
 
 
-class LedgerAnchorError(Exception):
-    """The chain disagrees with its anchors outside the database; the sealer won't build on it."""
+class LedgerSealRefused(Exception):
+    """The chain's head contradicts the anchors outside the database, or its own hash: the sealer won't build on it."""
 
 
 def _content(row: dict) -> dict:
@@ -142,12 +143,12 @@ def ledger_append(
     return event
 
 
-def _chain_head() -> tuple[int, str, str | None] | None:
-    """(position, hash, scheme) of the newest sealed event, or None for an empty chain."""
+def _chain_head() -> tuple[int, str] | None:
+    """(position, hash) of the newest sealed event, or None for an empty chain."""
     return (
         ConsentEvent.objects.filter(position__isnull=False)
         .order_by("-position")
-        .values_list("position", "hash", "hash_scheme")
+        .values_list("position", "hash")
         .first()
     )
 
@@ -167,31 +168,42 @@ def _anchors_mismatch(anchors: Iterable[Anchor]) -> str | None:
     return None
 
 
-def _head_anchor_before_sealing(sink: AnchorSink) -> None:
-    """Refuse to seal on a chain its anchors contradict; anchor a head an earlier seal could not.
+def _head_check_before_sealing(sink: AnchorSink) -> None:
+    """Refuse to seal on a head that fails its own hash or that the anchors contradict; anchor a head an
+    earlier seal could not.
 
-    An empty sink is anchored (the empty chain as position 0, or the unkeyed head sealed before the
-    key) before any keyed event is sealed, and a failure there seals nothing. So once the chain holds
-    a keyed event the sink holds an anchor, and an empty sink means the anchors were lost or live on
-    another machine.
+    The head's own hash is checked with today's key, so a changed LEDGER_HMAC_KEY stops the sealer
+    instead of chaining on with a second key. An empty sink is anchored (the empty chain as position
+    0, or the unkeyed head sealed before the key) before any keyed event is sealed, and a failure
+    there seals nothing. So once the chain holds a keyed event the sink holds an anchor, and an empty
+    sink means the anchors were lost or live on another machine.
     """
-    head, newest = _chain_head(), sink.newest()
+    row = (
+        ConsentEvent.objects.filter(position__isnull=False)
+        .order_by("-position")
+        .values(*_ROW_FIELDS, "position", "prev_hash", "hash", "hash_scheme")
+        .first()
+    )
+    if row and (reason := _event_problem(row, row["position"], row["prev_hash"], keyed_from=None)):
+        raise LedgerSealRefused(f"the chain's head, event #{row['id']} at position {row['position']}: {reason}")
+    head = (row["position"], row["hash"], row["hash_scheme"]) if row else None
+    newest = sink.newest()
     head_position = head[0] if head else 0
     if newest is None:
         if head and head[2] != HashScheme.SHA256:
-            raise LedgerAnchorError(
+            raise LedgerSealRefused(
                 f"the chain holds keyed events up to position {head[0]} but {sink} holds no anchor: the anchors "
                 "were lost, or this worker is not on the machine that keeps them (see LEDGER_SEAL_QUEUE)"
             )
         if head is None:
             sink.append(Anchor(0, GENESIS_HASH, timezone.now()))
     elif newest.position > head_position:
-        raise LedgerAnchorError(
+        raise LedgerSealRefused(
             f"position {newest.position} is anchored in {sink} but the chain ends at {head_position}: "
             "events were removed from the ledger (a database replaced on purpose needs an anchor sink of its own)"
         )
     elif mismatch := _anchors_mismatch([newest]):
-        raise LedgerAnchorError(mismatch)
+        raise LedgerSealRefused(mismatch)
     if head and (newest is None or newest.position < head_position):
         logger.warning("Consent ledger: anchoring the head at position %s, which an earlier seal could not.", head[0])
         sink.append(Anchor(head[0], head[1], timezone.now()))
@@ -202,20 +214,20 @@ def ledger_seal(*, batch_size: int = 1000) -> int:
 
     Positions follow the order of sealing, not ids: an event whose transaction commits late gets a
     later place than a younger event sealed before it, so no event is ever inserted mid-chain. Each
-    batch's new head is anchored as soon as the batch commits. Raises LedgerAnchorError (sealing
-    nothing) when the chain contradicts its anchors, and AnchorSinkError when an anchor can't be
-    written; the batches committed before it are anchored by the next run.
+    batch's new head is anchored as soon as the batch commits. Raises LedgerSealRefused (sealing
+    nothing) when the head fails its own hash or contradicts the anchors, and AnchorSinkError when an
+    anchor can't be written; the batches committed before it are anchored by the next run.
     """
     sealed = 0
     with _sealer_lock() as ours:
         if not ours:
             return sealed  # the sealer at work chains whatever this one would have
         sink = anchor_sink()
-        _head_anchor_before_sealing(sink)
+        _head_check_before_sealing(sink)
         while True:
             with transaction.atomic():
                 head = _chain_head()
-                position, prev_hash = head[:2] if head else (0, GENESIS_HASH)
+                position, prev_hash = head or (0, GENESIS_HASH)
                 batch = list(
                     ConsentEvent.objects.filter(position__isnull=True).order_by("id").values(*_ROW_FIELDS)[:batch_size]
                 )

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.anchors import Anchor, AnchorSink, AnchorSinkError, FileAnchorSink
-from contacts.ledger import GENESIS_HASH, LedgerAnchorError, ledger_check, ledger_seal
+from contacts.ledger import GENESIS_HASH, LedgerSealRefused, ledger_check, ledger_seal
 from contacts.models import ConsentEvent, ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out
 
@@ -138,7 +138,7 @@ def test_the_sealer_refuses_to_build_on_a_chain_whose_anchored_events_were_remov
         cursor.execute("DELETE FROM contacts_consentevent WHERE position > 2")
         cursor.execute("SET session_replication_role = DEFAULT")
     _events(2)
-    with pytest.raises(LedgerAnchorError, match=r"position 4 is anchored in .* but the chain ends at 2: events"):
+    with pytest.raises(LedgerSealRefused, match=r"position 4 is anchored in .* but the chain ends at 2: events"):
         ledger_seal()
     assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
 
@@ -148,7 +148,7 @@ def test_the_sealer_refuses_a_keyed_chain_whose_anchors_are_gone(ledger_anchor_f
     ledger_seal()
     ledger_anchor_file.unlink()
     _events(2)
-    with pytest.raises(LedgerAnchorError, match="holds no anchor"):
+    with pytest.raises(LedgerSealRefused, match="holds no anchor"):
         ledger_seal()
     assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
     error = verify_fails()
@@ -162,7 +162,7 @@ def test_the_sealer_refuses_a_chain_whose_anchored_head_was_rewritten(ledger_anc
     position, _ = _head()
     ledger_anchor_file.write_text(Anchor(position, "f" * 64, timezone.now()).as_json() + "\n")
     _events(2)
-    with pytest.raises(LedgerAnchorError, match=f"the event at position {position} is not the one anchored"):
+    with pytest.raises(LedgerSealRefused, match=f"the event at position {position} is not the one anchored"):
         ledger_seal()
 
 
@@ -274,3 +274,13 @@ def test_a_named_seal_queue_sends_every_seal_to_the_workers_of_that_queue():
     assert done.returncode == 0, done.stderr
     assert "'queue': 'ledger'" in done.stdout
     assert "queue" not in str(django_settings.CELERY_BEAT_SCHEDULE["consent-ledger-seal"]["options"])  # default queue
+
+
+def test_the_sealer_refuses_to_chain_on_with_a_changed_key(settings):
+    _events(2)
+    ledger_seal()
+    settings.LEDGER_HMAC_KEY = "a-new-key-someone-set-by-mistake-0123456789"
+    _events(2)
+    with pytest.raises(LedgerSealRefused, match=r"the chain's head, event #\d+ at position 2: its content does not"):
+        ledger_seal()
+    assert ConsentEvent.objects.filter(position__isnull=True).count() == 2
