@@ -240,3 +240,11 @@ def test_double_opt_in_is_pending_until_confirmed():
     confirmed = consent_confirm_pending(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "YES"})
     assert [e.kind for e in confirmed] == ["opt_in"]
     assert consent_may_send(contact=contact, program=program)
+
+
+def test_verify_ledger_refuses_a_chunk_size_below_one():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--chunk-size must be at least 1") as error:
+        call_command("verify_ledger", chunk_size=0)
+    assert error.value.returncode == 1

@@ -28,6 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=5000, help="Rows read per database round trip.")
 
     def handle(self, *args, state, chunk_size, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1.")
         report = ledger_check(chunk_size=chunk_size)
         problem = report.problem
         if problem and problem.kind == ProblemKind.BROKEN:
