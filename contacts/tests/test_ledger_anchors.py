@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.anchors import Anchor, AnchorSink, AnchorSinkError, FileAnchorSink
-from contacts.ledger import GENESIS_HASH, LedgerSealRefused, ledger_check, ledger_seal
+from contacts.ledger import GENESIS_HASH, LedgerSealRefused, event_hash, event_row, ledger_check, ledger_seal
 from contacts.models import ConsentEvent, ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out
 
@@ -183,8 +183,6 @@ def test_verify_ledger_checks_every_anchor_not_only_the_newest(ledger_anchor_fil
 
 def test_verify_ledger_fails_when_an_event_holding_the_key_is_added_at_the_head():
     """Someone with the key can chain a valid event onto the head; only the anchors show it came after the seal."""
-    from contacts.ledger import event_hash, event_row
-
     _events(2)
     ledger_seal()
     position, prev_hash = _head()
