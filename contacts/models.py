@@ -141,7 +141,7 @@ class ConsentEvent(models.Model):
     """One row of the append-only, hash-chained consent ledger.
 
     A row is appended unsealed; the sealer then fills `position`, `prev_hash`,
-    `hash` (an HMAC of prev_hash and the row's content, keyed from the
+    `hash` (an HMAC over prev_hash, the position, the id and the content, keyed from the
     environment) and `hash_scheme` once; see `contacts.ledger`. Rows are
     otherwise never updated or deleted: the ORM refuses, and on PostgreSQL a
     trigger refuses too, TRUNCATE included.
