@@ -54,3 +54,4 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/static
+	rm -f var/ledger-anchors.jsonl  # the anchors of the database removed above

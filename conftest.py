@@ -7,8 +7,9 @@ import pytest
 
 from testing import network_guard
 
-# `browser`: Debian's Chromium driven from a thread of its own; `eager_celery`: tasks run in-process.
-pytest_plugins = ["testing.browser", "testing.eager"]
+# `browser`: Debian's Chromium driven from a thread of its own; `eager_celery`: tasks run in-process;
+# `testing.ledger`: flushes past the ledger's TRUNCATE guard, and an anchor file per test.
+pytest_plugins = ["testing.browser", "testing.eager", "testing.ledger"]
 
 
 def pytest_configure(config):

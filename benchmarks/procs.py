@@ -38,6 +38,8 @@ def bench_env(*, database_url: str, redis_url: str, fake_url: str = "", web_url:
             "DEBUG": "0",
             "SECRET_KEY": "bench-secret-key",
             "SUPPRESSION_HMAC_KEY": "bench-hmac-key",
+            "LEDGER_HMAC_KEY": "bench-ledger-key-at-least-32-characters",
+            "LEDGER_ANCHOR_FILE": str(ROOT / "var" / "bench-ledger-anchors.jsonl"),
             "SECURE_SSL_REDIRECT": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "DATABASE_URL": database_url,

@@ -130,13 +130,21 @@ class ConsentEventQuerySet(models.QuerySet):
     delete.queryset_only = True
 
 
+class HashScheme(models.TextChoices):
+    """How an event's `hash` was computed when it was sealed (see `contacts.ledger`)."""
+
+    SHA256 = "sha256", _("SHA-256, unkeyed")  # events sealed before the chain was keyed; never written now
+    HMAC_SHA256 = "hmac-sha256", _("HMAC-SHA256 with LEDGER_HMAC_KEY")  # every seal since
+
+
 class ConsentEvent(models.Model):
     """One row of the append-only, hash-chained consent ledger.
 
-    A row is appended unsealed; the sealer then fills `position`, `prev_hash` and
-    `hash` = sha256(prev_hash + canonical JSON of the row's content) once; see
-    `contacts.ledger`. Rows are otherwise never updated or deleted: the ORM
-    refuses, and on PostgreSQL a trigger refuses too.
+    A row is appended unsealed; the sealer then fills `position`, `prev_hash`,
+    `hash` (an HMAC over prev_hash, the position, the id and the content, keyed from the
+    environment) and `hash_scheme` once; see `contacts.ledger`. Rows are
+    otherwise never updated or deleted: the ORM refuses, and on PostgreSQL a
+    trigger refuses too, TRUNCATE included.
     """
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
@@ -157,6 +165,7 @@ class ConsentEvent(models.Model):
     position = models.BigIntegerField(null=True, blank=True, unique=True, help_text=_("Place in the hash chain."))
     prev_hash = models.CharField(max_length=64, null=True, blank=True)
     hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    hash_scheme = models.CharField(max_length=12, choices=HashScheme.choices, null=True, blank=True)
 
     objects = ConsentEventQuerySet.as_manager()
 
@@ -167,6 +176,12 @@ class ConsentEvent(models.Model):
             models.Index(fields=["id"], condition=models.Q(position__isnull=True), name="consentevent_unsealed"),
             # Opt-outs by number (not by contact): they must survive a contact moved to another number.
             models.Index(fields=["phone", "id"], condition=models.Q(kind="opt_out"), name="consentevent_optout_phone"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hash_scheme__isnull=True) | Q(hash_scheme__in=HashScheme.values),
+                name="consentevent_hash_scheme_valid",
+            ),
         ]
 
     def __str__(self):

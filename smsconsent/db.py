@@ -3,14 +3,17 @@
 from django.db import connection
 
 
-def append_only_trigger(table: str, message: str, *, filled_once: tuple[str, ...] = ()):
+def append_only_trigger(table: str, message: str, *, filled_once: tuple[str, ...] = (), refuse_truncate: bool = False):
     """RunPython (forward, backward) functions that make `table` refuse UPDATE and DELETE on PostgreSQL.
 
-    The ORM refuses too; this stops raw SQL and other clients. TRUNCATE stays possible for the table
-    owner, which is how test databases are flushed; production grants should not include it.
-    `filled_once` columns may go from all NULL to all set, once, in an UPDATE that changes nothing else.
+    The ORM refuses too; this stops raw SQL and other clients. `filled_once` columns may go from all
+    NULL to all set, once, in an UPDATE that changes nothing else. `refuse_truncate` refuses TRUNCATE
+    too, including one that cascades from a table this one references; without it TRUNCATE stays
+    possible for the table owner. Only a superuser's `session_replication_role = replica` (how the
+    test suite flushes its database) or the table owner dropping the trigger gets past it.
     """
     function, trigger = f"{table}_append_only", f"{table}_no_update_delete"
+    truncate_trigger = f"{table}_no_truncate"
     allow = ""
     if filled_once:
         unchanged = ", ".join(f"'{column}'" for column in filled_once)
@@ -21,16 +24,30 @@ def append_only_trigger(table: str, message: str, *, filled_once: tuple[str, ...
        AND to_jsonb(NEW) - ARRAY[{unchanged}] = to_jsonb(OLD) - ARRAY[{unchanged}] THEN
         RETURN NEW;
     END IF;"""
+    truncate = ""
+    if refuse_truncate:
+        # A statement-level trigger has no OLD row, so TRUNCATE is answered before anything reads one.
+        truncate = f"""
+    IF TG_OP = 'TRUNCATE' THEN
+        RAISE EXCEPTION '{message}: TRUNCATE of %% refused', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+    END IF;"""
     create = f"""
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
-BEGIN{allow}
+BEGIN{truncate}{allow}
     RAISE EXCEPTION '{message}: %% of row %% refused', TG_OP, OLD.id USING ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS {trigger} ON {table};
 CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
+DROP TRIGGER IF EXISTS {truncate_trigger} ON {table};
 """
-    drop = f"DROP TRIGGER IF EXISTS {trigger} ON {table}; DROP FUNCTION IF EXISTS {function}();"
+    if refuse_truncate:
+        create += f"CREATE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {table} "
+        create += f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n"
+    drop = (
+        f"DROP TRIGGER IF EXISTS {trigger} ON {table}; DROP TRIGGER IF EXISTS {truncate_trigger} ON {table}; "
+        f"DROP FUNCTION IF EXISTS {function}();"
+    )
 
     def on_postgresql(sql):
         def run(apps, schema_editor):

@@ -195,6 +195,32 @@ OPT_OUT_CONFIRMATION_WINDOW_SECONDS = env.int("OPT_OUT_CONFIRMATION_WINDOW_SECON
 # verify_ledger fails when an event has waited longer than the second setting.
 LEDGER_SEAL_SECONDS = env.float("LEDGER_SEAL_SECONDS", default=2.0)
 LEDGER_SEAL_OVERDUE_SECONDS = env.int("LEDGER_SEAL_OVERDUE_SECONDS", default=300)
+# The chain is an HMAC keyed with this, never stored in the database: whoever can write the database but
+# lacks the key can't rewrite an event and recompute the hashes after it. Required when DEBUG=0.
+LEDGER_HMAC_KEY = env.str("LEDGER_HMAC_KEY", default="")
+LEDGER_HMAC_KEY_MIN_LENGTH = 32
+if not LEDGER_HMAC_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("LEDGER_HMAC_KEY must be set when DEBUG=0.")
+    import hashlib
+
+    # From the SECRET_KEY the environment gives, not the random per-process one: the process that seals
+    # and the one that verifies must use the same key.
+    LEDGER_HMAC_KEY = hashlib.sha256(("ledger:" + env.str("SECRET_KEY", default="")).encode()).hexdigest()
+if len(LEDGER_HMAC_KEY) < LEDGER_HMAC_KEY_MIN_LENGTH:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LEDGER_HMAC_KEY must be at least {LEDGER_HMAC_KEY_MIN_LENGTH} characters long.")
+# Each seal appends the chain's head (position, hash, time) outside the database: to an append-only file,
+# or to the sink a dotted path names (see contacts/anchors.py). verify_ledger compares the chain with it.
+LEDGER_ANCHOR_SINK = env.str("LEDGER_ANCHOR_SINK", default="contacts.anchors.FileAnchorSink")
+# A relative path is under the project folder (an absolute one stays as it is).
+LEDGER_ANCHOR_FILE = str(BASE_DIR / env.str("LEDGER_ANCHOR_FILE", default="var/ledger-anchors.jsonl"))
+# The Celery queue the seal goes to (empty: the default queue). With the file sink on several machines,
+# name a queue only the machine that keeps the file consumes, so every anchor lands in that one file.
+LEDGER_SEAL_QUEUE = env.str("LEDGER_SEAL_QUEUE", default="")
 # Imports write this many rows per transaction, so an opt-out never waits long behind an import's locks.
 IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100)
 # One "reply YES" request a day per sign-up is normal; more is someone filling forms with another's number.
@@ -204,6 +230,8 @@ CELERY_BEAT_SCHEDULE["consent-ledger-seal"] = {
     "schedule": LEDGER_SEAL_SECONDS,
     "options": {"expires": LEDGER_SEAL_SECONDS * 5},  # a backlog of them would only repeat one another
 }
+if LEDGER_SEAL_QUEUE:
+    CELERY_BEAT_SCHEDULE["consent-ledger-seal"]["options"]["queue"] = LEDGER_SEAL_QUEUE
 
 # --- Public forms ---------------------------------------------------------------
 # Header holding the client IP when behind a trusted proxy, e.g. "HTTP_X_FORWARDED_FOR".

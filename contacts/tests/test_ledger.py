@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
@@ -242,3 +243,9 @@ def test_double_opt_in_is_pending_until_confirmed():
     )
     assert confirmed.kind == "opt_in" and confirmed.evidence["confirms_event"] == request.pk
     assert consent_may_send(contact=contact, program=program)
+
+
+def test_verify_ledger_refuses_a_chunk_size_below_one():
+    with pytest.raises(CommandError, match="--chunk-size must be at least 1") as error:
+        call_command("verify_ledger", chunk_size=0)
+    assert error.value.returncode == 1

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0003_seed_state_rules'),
-        ('contacts', '0006_opt_outs_by_number'),
+        ('contacts', '0007_opt_outs_by_number'),
         ('messaging', '0005_outbound_indexes_that_pay_their_way'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "a-long-random-production-secret-key-for-this-test-only-0123456789abcdef",
     "SUPPRESSION_HMAC_KEY": "another-long-random-key-for-the-suppression-list",
+    "LEDGER_HMAC_KEY": "a-third-long-random-key-for-the-consent-ledger-chain",
     "ALLOWED_HOSTS": "sms.example.com",
     "DATABASE_URL": "postgres://smsconsent@db.example.com:5432/smsconsent",
     "REDIS_URL": "redis://redis.example.com:6379/0",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0005_ledger_sealed_after_commit'),
+        ('contacts', '0006_ledger_keyed_chain_no_truncate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
