@@ -5,7 +5,7 @@ later can go out (the send path re-checks consent under the same contact lock).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,10 +27,18 @@ from contacts.services import consent_confirm_pending, consent_opt_in, consent_o
 
 from . import keywords as kw
 from .models import InboundClassification, InboundMessage, ReviewDecision
-from .selectors import keywords_current, program_last_texted
+from .selectors import (
+    JOIN_REPLY_EFFECT,
+    contact_has_live_subscription,
+    join_options,
+    join_reply_due,
+    keywords_current,
+    program_last_texted,
+)
 from .texts import (
     text_help,
     text_help_generic,
+    text_how_to_join,
     text_keyword_needs_web_sign_up,
     text_opt_in_confirmation,
     text_opt_out_confirmation_generic,
@@ -64,6 +72,9 @@ def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
         # One inbound at a time per number: a STOP and a send, or two STOPs, never interleave.
         contact = Contact.objects.select_for_update().filter(phone=e164).first() if e164 else None
         result = _classify(params)
+        routed = _unsure_from_subscriber(result, contact)
+        if routed:
+            result = replace(result, meaning=kw.REVIEW)
         message = InboundMessage(
             sid=sid[:40],
             from_number=(e164 or from_number)[:20],
@@ -72,6 +83,9 @@ def inbound_receive(*, params: Mapping[str, str]) -> InboundOutcome:
             contact=contact,
             classification=result.meaning,
             keyword=result.keyword[:60],
+            decided_by=result.rule[:120],
+            explanation=(result.why() + (" " + _ROUTED if routed else ""))[:400],
+            guess=result.guess if result.meaning == kw.REVIEW else "",
             opt_out_type=(params.get("OptOutType") or "").strip().upper()[:10],
             params={key: params.get(key) for key in params},
             received_at=timezone.now(),
@@ -106,6 +120,14 @@ def _classify(params: Mapping[str, str]) -> kw.Classification:
     return kw.classify(
         body, keywords=keywords_current(), program_keywords=program_keywords, opt_out_type=params.get("OptOutType", "")
     )
+
+
+_ROUTED = "Sent to review because the number has a live subscription: nothing that might revoke it is ignored."
+
+
+def _unsure_from_subscriber(result: kw.Classification, contact: Contact | None) -> bool:
+    """An unclear reply from a number with an active or pending subscription goes to a person."""
+    return result.meaning == kw.OTHER and not result.confident and contact_has_live_subscription(contact=contact)
 
 
 def _twilio_answers(message: InboundMessage) -> bool:
@@ -165,7 +187,7 @@ def _on_opt_out(message, result, e164) -> _Effect:
 def _on_opt_in(message, result, e164) -> _Effect:
     contact = message.contact
     if contact is None:
-        return _Effect("unknown number: nothing to confirm or restore")
+        return _how_to_join(message, e164)
     evidence = _evidence(message, result)
     programs = [event.program for event in consent_confirm_pending(
         contact=contact, method=ConsentMethod.KEYWORD, evidence=evidence
@@ -182,6 +204,14 @@ def _on_opt_in(message, result, e164) -> _Effect:
     if _twilio_answers(message):
         return _Effect(summary + "; Twilio's Advanced Opt-Out replied")
     return _Effect(summary, [text_opt_in_confirmation(p) for p in programs])
+
+
+def _how_to_join(message: InboundMessage, e164: str | None) -> _Effect:
+    """START from a number we don't know: one reply saying how to join (see `join_reply_due`)."""
+    options = join_options()
+    if not e164 or options is None or _twilio_answers(message) or not join_reply_due(phone=e164, message=message):
+        return _Effect("unknown number: nothing to confirm or restore")
+    return _Effect(JOIN_REPLY_EFFECT, [text_how_to_join(options)])
 
 
 def _on_program_keyword(message, result, e164) -> _Effect:

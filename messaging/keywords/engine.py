@@ -85,10 +85,12 @@ WHY = {
     "pattern": "The reply asks to stop in plain language: {rule} matched “{kw}”.",
     "instruction": "The reply quotes our opt-out instruction (“{kw}”) instead of giving it: a person decides.",
     "contains": "The reply mentions “{kw}” inside a sentence, where it may not be a request to stop: a person decides.",
-    "near_miss": "“{kw}” is one letter away from the opt-out keyword “{rule}”; a misspelling never opts out by itself: a person decides.",
-    "review_word": "The whole reply is “{kw}”, which often comes from people who don't want the texts: a person decides.",
-    "review_phrase": "The reply contains “{kw}”, which often comes from people who don't want the texts: a person decides.",
-    "review_pattern": "The reply matches {rule} (“{kw}”), which often comes from people who don't want the texts: a person decides.",
+    "near_miss": "“{kw}” is one letter away from the opt-out keyword “{rule}”; a misspelling never opts out"
+    " by itself: a person decides.",
+    "review_word": "The whole reply is “{kw}”, often sent by people who don't want the texts: a person decides.",
+    "review_phrase": "The reply contains “{kw}”, often sent by people who don't want the texts: a person decides.",
+    "review_pattern": "The reply matches {rule} (“{kw}”), often sent by people who don't want the texts:"
+    " a person decides.",
     "negated": "The opt-out word is negated (“{kw}”): the person asks us to go on.",
     "other_sense": "“{kw}” uses the keyword in another sense, not as a request to stop.",
     "no_action": "The reply contains “{kw}”, plainly not an opt-out.",
@@ -157,7 +159,8 @@ def _one_edit_apart(a: str, b: str) -> bool:
 
 
 def _compile(opt_out: list[Term], others: list[Term], ignored: tuple = ()) -> KeywordSet:
-    terms: dict[str, dict[str, Term]] = {m + k: {} for m in (OPT_OUT, OPT_IN, HELP, REVIEW, NO_ACTION) for k in (WORD, EXACT, PHRASE)}
+    meanings, matches = (OPT_OUT, OPT_IN, HELP, REVIEW, NO_ACTION), (WORD, EXACT, PHRASE)
+    terms: dict[str, dict[str, Term]] = {meaning + match: {} for meaning in meanings for match in matches}
     for term in [*opt_out, *others]:
         norm = normalize(term.text)
         if norm:
@@ -170,11 +173,13 @@ def _compile(opt_out: list[Term], others: list[Term], ignored: tuple = ()) -> Ke
     phrases, dense = {}, {}
     for meaning in (OPT_OUT, REVIEW, NO_ACTION):
         spaced = sorted((t for t in terms[meaning + PHRASE] if not _is_dense(t)), key=len, reverse=True)
-        phrases[meaning] = re.compile(r"(?<![^ ])(?:%s)(?![^ ])" % "|".join(map(re.escape, spaced))) if spaced else None
-        dense[meaning] = tuple((t.replace(" ", ""), term) for t, term in terms[meaning + PHRASE].items() if _is_dense(t))
-        for t, term in terms[meaning + WORD].items():
-            if _is_dense(t):
-                dense[meaning] += ((t.replace(" ", ""), term),)
+        alternatives = "|".join(map(re.escape, spaced))
+        phrases[meaning] = re.compile(rf"(?<![^ ])(?:{alternatives})(?![^ ])") if spaced else None
+        dense[meaning] = tuple(
+            (t.replace(" ", ""), term)
+            for t, term in [*terms[meaning + PHRASE].items(), *terms[meaning + WORD].items()]
+            if _is_dense(t)
+        )
     fuzzy: dict[str, set[str]] = {}
     for norm in out_words:
         squashed = norm.replace(" ", "")
@@ -340,9 +345,11 @@ class _Reading:
 
     def _opt_out(self) -> Classification | None:
         k, words = self.k, self.words
-        term = k.opt_out_word(self.core) or k.opt_out_squashed.get(self.core.replace(" ", ""))
+        # The stop sign beside a keyword is decoration too: "ALTO 🛑".
+        plain = " ".join(w for w in words if not (is_symbol(w) and k.opt_out_word(w))) or self.core
+        term = k.opt_out_word(plain) or k.opt_out_squashed.get(plain.replace(" ", ""))
         if term:
-            return self._out(self.core, "exact", term)
+            return self._out(plain, "exact", term)
         for clause in self.clauses:
             term = k.opt_out_word(clause)
             if term and clause != self.core:
@@ -388,8 +395,12 @@ class _Reading:
             return True
         # "i told u STOP": the keyword in capitals after words in lower case.
         raw = _LAST_WORD.findall(self.body)
-        return size == 1 and len(raw[-1]) > 1 and raw[-1].isupper() and normalize(raw[-1]) == tail and any(
-            ch.islower() for ch in self.body
+        return (
+            size == 1
+            and len(raw[-1]) > 1
+            and raw[-1].isupper()
+            and normalize(raw[-1]) == tail
+            and any(ch.islower() for ch in self.body)
         )
 
     def _other_sense(self, keyword: str, start: int, size: int) -> bool:
@@ -426,7 +437,8 @@ class _Reading:
                     continue
                 negation = _negation(words[:i])
                 if negation:
-                    self.harmless = self.harmless or Classification(OTHER, f"{negation} {gram}", "negated", rule=_rule(term))
+                    negated = Classification(OTHER, f"{negation} {gram}", "negated", rule=_rule(term))
+                    self.harmless = self.harmless or negated
                 elif self._other_sense(gram, i, size):
                     phrase = " ".join(words[max(i - 1, 0) : i + size + 1])
                     self.harmless = self.harmless or Classification(OTHER, phrase, "other_sense", rule=_rule(term))

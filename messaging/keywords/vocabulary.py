@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one line per group of defaults, unbroken, so each reads with its source)
 """The default vocabulary: every keyword and phrase the product reads replies with, and where each comes from.
 
 These are defaults: a data migration stores them as `KeywordRule` rows that
@@ -73,23 +74,53 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     *_terms(OPT_OUT, WORD, "", EMOJI, "🛑"),
     # Spanish
     *_terms(OPT_OUT, WORD, "es", PRODUCT, "PARAR|CANCELAR|DETENER|BAJA"),
-    *_terms(OPT_OUT, WORD, "es", CONVENTION_ES, "DESUSCRIBIR|DESUSCRIBIRME|CANCELAR SUSCRIPCION|DARME DE BAJA|DAR DE BAJA"),
+    *_terms(
+        OPT_OUT, WORD, "es", CONVENTION_ES, "DESUSCRIBIR|DESUSCRIBIRME|CANCELAR SUSCRIPCION|DARME DE BAJA|DAR DE BAJA"
+    ),
     *_terms(OPT_OUT, EXACT, "es", CONVENTION_ES, "ALTO|REMOVER"),
     # French
     *_terms(OPT_OUT, WORD, "fr", PRODUCT + "; " + CANADA_FR, "ARRET|ARRÊT|ARRETE"),
-    *_terms(OPT_OUT, WORD, "fr", EVERYDAY["fr"], "ARRÊTEZ|ARRÊTER|DÉSABONNER|DÉSABONNEZ|DÉSABONNEMENT|DÉSINSCRIRE|DÉSINSCRIPTION|DÉSINSCRIVEZ MOI|ANNULER"),
+    *_terms(
+        OPT_OUT,
+        WORD,
+        "fr",
+        EVERYDAY["fr"],
+        "ARRÊTEZ|ARRÊTER|DÉSABONNER|DÉSABONNEZ|DÉSABONNEMENT|DÉSINSCRIRE|DÉSINSCRIPTION|DÉSINSCRIVEZ MOI|ANNULER",
+    ),
     # Portuguese
-    *_terms(OPT_OUT, WORD, "pt", CONVENTION_PT, "SAIR|PARE|DESCADASTRAR|DESCADASTRE|DESCADASTRAR ME|CANCELAR INSCRIÇÃO"),
+    *_terms(
+        OPT_OUT, WORD, "pt", CONVENTION_PT, "SAIR|PARE|DESCADASTRAR|DESCADASTRE|DESCADASTRAR ME|CANCELAR INSCRIÇÃO"
+    ),
     # German
     *_terms(OPT_OUT, WORD, "de", EVERYDAY["de"], "STOPP|ABMELDEN|ABBESTELLEN|AUSTRAGEN|KÜNDIGEN|BEENDEN|AUFHÖREN"),
     # Italian
-    *_terms(OPT_OUT, WORD, "it", EVERYDAY["it"], "BASTA|ANNULLA|CANCELLA|CANCELLAMI|DISISCRIVI|DISISCRIVIMI|DISISCRIVERMI|RIMUOVIMI"),
+    *_terms(
+        OPT_OUT,
+        WORD,
+        "it",
+        EVERYDAY["it"],
+        "BASTA|ANNULLA|CANCELLA|CANCELLAMI|DISISCRIVI|DISISCRIVIMI|DISISCRIVERMI|RIMUOVIMI",
+    ),
     # Chinese: matched anywhere, as Chinese is written without spaces.
     *_terms(OPT_OUT, PHRASE, "zh", CHINA, "退订|退訂"),
-    *_terms(OPT_OUT, PHRASE, "zh", EVERYDAY["zh"], "取消订阅|取消訂閱|不要再发|不要再發|别再发|別再發|不要再给我发|停止发送|停止發送"),
+    *_terms(
+        OPT_OUT,
+        PHRASE,
+        "zh",
+        EVERYDAY["zh"],
+        "取消订阅|取消訂閱|不要再发|不要再發|别再发|別再發|不要再给我发|停止发送|停止發送",
+    ),
     # Plain-language phrases (the patterns in patterns.py cover the many other forms)
-    *_terms(OPT_OUT, PHRASE, "en", PLAIN, "remove me|please remove|take me off|no more texts|no more text|no more messages|no more msgs|stop texting|stop messaging|stop sending|stop contacting|please stop|pls stop|plz stop|unsubscribe|opt me out|dont text|do not text|dont message|do not message|dont contact|do not contact|leave me alone"),
-    *_terms(OPT_OUT, PHRASE, "es", PLAIN, "no mas|no me envien|no me manden|no me escriban|dejen de enviar|dejen de mandar"),
+    *_terms(
+        OPT_OUT,
+        PHRASE,
+        "en",
+        PLAIN,
+        "remove me|please remove|take me off|no more texts|no more text|no more messages|no more msgs|stop texting|stop messaging|stop sending|stop contacting|please stop|pls stop|plz stop|unsubscribe|opt me out|dont text|do not text|dont message|do not message|dont contact|do not contact|leave me alone",
+    ),
+    *_terms(
+        OPT_OUT, PHRASE, "es", PLAIN, "no mas|no me envien|no me manden|no me escriban|dejen de enviar|dejen de mandar"
+    ),
     *_terms(OPT_OUT, PHRASE, "fr", PLAIN, "ne plus recevoir|laissez moi tranquille"),
     *_terms(OPT_OUT, PHRASE, "pt", PLAIN, "nao quero mais|me deixa em paz"),
     *_terms(OPT_OUT, PHRASE, "de", PLAIN, "keine sms mehr|keine nachrichten mehr"),
@@ -105,21 +136,47 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     *_terms(REVIEW, WORD, "pt", REVIEW_HINT, "NÃO|CHEGA"),
     *_terms(REVIEW, WORD, "de", REVIEW_HINT, "NEIN|ENDE"),
     *_terms(REVIEW, WORD, "", EMOJI, "⛔|🚫"),
-    *_terms(REVIEW, PHRASE, "en", REVIEW_HINT, "who is this|who dis|whos this|what is this|wrong number|wrong person|wrong #|how did you get my number|why are you texting|i didnt sign up|i did not sign up|spam|no thanks|no thank you|too many texts|too many messages|so many texts|so many messages|fewer texts|less texts|harassment|harassing|annoying|reporting you|report you|lawyer|attorney|fcc|tcpa|block this number|blocking this number|blocking you|still getting these"),
-    *_terms(REVIEW, PHRASE, "es", REVIEW_HINT, "quien es|quien habla|numero equivocado|no gracias|que es esto|por que me escriben"),
-    *_terms(REVIEW, PHRASE, "fr", REVIEW_HINT, "qui est ce|c est qui|mauvais numero|non merci|plus de sms|plus de messages"),
+    *_terms(
+        REVIEW,
+        PHRASE,
+        "en",
+        REVIEW_HINT,
+        "who is this|who dis|whos this|what is this|wrong number|wrong person|wrong #|how did you get my number|why are you texting|i didnt sign up|i did not sign up|spam|no thanks|no thank you|too many texts|too many messages|so many texts|so many messages|fewer texts|less texts|harassment|harassing|annoying|reporting you|report you|lawyer|attorney|fcc|tcpa|block this number|blocking this number|blocking you|still getting these",
+    ),
+    *_terms(
+        REVIEW,
+        PHRASE,
+        "es",
+        REVIEW_HINT,
+        "quien es|quien habla|numero equivocado|no gracias|que es esto|por que me escriben",
+    ),
+    *_terms(
+        REVIEW, PHRASE, "fr", REVIEW_HINT, "qui est ce|c est qui|mauvais numero|non merci|plus de sms|plus de messages"
+    ),
     *_terms(REVIEW, PHRASE, "pt", REVIEW_HINT, "quem e|quem fala|numero errado|nao obrigado|nao obrigada"),
     *_terms(REVIEW, PHRASE, "de", REVIEW_HINT, "wer ist das|wer sind sie|falsche nummer|nein danke"),
     *_terms(REVIEW, PHRASE, "it", REVIEW_HINT, "chi e|chi sei|numero sbagliato|no grazie"),
     *_terms(REVIEW, PHRASE, "zh", REVIEW_HINT, "你是谁|你是誰|打错了|打錯了|不用了|垃圾短信"),
     # Plainly not an opt-out: left alone, even from a subscribed number.
-    *_terms(NO_ACTION, PHRASE, "en", ACK, "thanks|thank you|thx|ty|tysm|ok|okay|kk|cool|great|awesome|nice|perfect|sure|got it|sounds good|will do|lol|haha|love it|love this|love them|love these|amazing|wonderful|excellent|see you|see ya|on my way|omw|cant wait|keep them coming|keep em coming|sign me up|merry christmas|happy holidays|stopped by|stopped in"),
+    *_terms(
+        NO_ACTION,
+        PHRASE,
+        "en",
+        ACK,
+        "thanks|thank you|thx|ty|tysm|ok|okay|kk|cool|great|awesome|nice|perfect|sure|got it|sounds good|will do|lol|haha|love it|love this|love them|love these|amazing|wonderful|excellent|see you|see ya|on my way|omw|cant wait|keep them coming|keep em coming|sign me up|merry christmas|happy holidays|stopped by|stopped in",
+    ),
     *_terms(NO_ACTION, WORD, "en", ACK, "K|Y|YEP|YEAH|YUP"),
-    *_terms(NO_ACTION, PHRASE, "en", QUESTION, "what time|how much|do you have|do you deliver|where is|where are you|are you open|when do you open|is the sale|is there|can i use|how do i use|promo code|coupon code"),
+    *_terms(
+        NO_ACTION,
+        PHRASE,
+        "en",
+        QUESTION,
+        "what time|how much|do you have|do you deliver|where is|where are you|are you open|when do you open|is the sale|is there|can i use|how do i use|promo code|coupon code",
+    ),
     *_terms(NO_ACTION, PHRASE, "es", ACK, "gracias|vale|perfecto|genial|me encanta|nos vemos"),
     *_terms(NO_ACTION, WORD, "es", ACK, "SI|OK"),
     *_terms(NO_ACTION, PHRASE, "es", QUESTION, "a que hora|cuanto cuesta|tienen envio|hasta cuando"),
-    *_terms(NO_ACTION, PHRASE, "fr", ACK, "merci|d accord|super|genial|a bientot|a samedi"),
+    *_terms(NO_ACTION, PHRASE, "fr", ACK, "merci|d accord|super|a bientot|a samedi"),
     *_terms(NO_ACTION, WORD, "fr", ACK, "OUI"),
     *_terms(NO_ACTION, PHRASE, "fr", QUESTION, "a quelle heure|combien"),
     *_terms(NO_ACTION, PHRASE, "pt", ACK, "obrigado|obrigada|valeu|beleza|adorei|ate sabado|ate logo"),
