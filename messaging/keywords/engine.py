@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from . import patterns as p
-from .normalize import clauses, is_symbol, normalize
+from .normalize import is_symbol, normalize, normalize_with_clauses
 from .vocabulary import (
     DEFAULT_TERMS,
     EXACT,
@@ -111,6 +111,7 @@ class KeywordSet:
 
     terms: dict[str, dict[str, Term]]  # (meaning + match) -> normalised text -> term
     opt_out_squashed: dict[str, Term]  # opt-out words without spaces: "optout", "stopall"
+    opt_out_first_words: frozenset[str]  # the first word of each opt-out word: where to look for one
     symbols: frozenset[str]  # emoji that are words of the vocabulary
     ignored: tuple[tuple[Term, str], ...] = ()  # rules dropped: (rule, the opt-out word it would shadow)
     _phrases: dict[str, re.Pattern | None] = field(default_factory=dict)  # meaning -> spaced phrases
@@ -132,8 +133,17 @@ class KeywordSet:
         return frozenset(self.terms[OPT_OUT + WORD]) | frozenset(self.terms[OPT_OUT + EXACT])
 
 
-_OPT_OUT_PATTERN_RE = re.compile("|".join(f"(?P<o{i}>{rx})" for i, (_, rx, _) in enumerate(p.OPT_OUT_PATTERNS)))
-_REVIEW_PATTERN_RE = re.compile("|".join(f"(?P<r{i}>{rx})" for i, (_, rx, _) in enumerate(p.REVIEW_PATTERNS)))
+
+
+def _alternatives(prefix: str, patterns) -> re.Pattern:
+    # One regular expression for all, tried only where a word starts: three times faster than letting
+    # every alternative try every character.
+    alternatives = "|".join(f"(?P<{prefix}{i}>{rx})" for i, (_, rx, _) in enumerate(patterns))
+    return re.compile(rf"(?<![^ ])(?:{alternatives})")
+
+
+_OPT_OUT_PATTERN_RE = _alternatives("o", p.OPT_OUT_PATTERNS)
+_REVIEW_PATTERN_RE = _alternatives("r", p.REVIEW_PATTERNS)
 
 
 def _is_dense(text: str) -> bool:
@@ -190,6 +200,7 @@ def _compile(opt_out: list[Term], others: list[Term], ignored: tuple = ()) -> Ke
     return KeywordSet(
         terms=terms,
         opt_out_squashed={t.replace(" ", ""): term for t, term in out_words.items()},
+        opt_out_first_words=frozenset(t.split()[0] for t in out_words),
         symbols=symbols,
         ignored=tuple(ignored),
         _phrases=phrases,
@@ -234,7 +245,7 @@ def opt_out_shadowed(text: str, *, meaning: str, keywords: KeywordSet) -> str:
         for i in range(len(words) - size + 1):
             gram = " ".join(words[i : i + size])
             if keywords.opt_out_word(gram):
-                return gram
+                return gram  # a rule is checked once, when saved: no need to be quick here
     if keywords.opt_out_squashed.get(core.replace(" ", "")):
         return core
     found = _phrase(core, OPT_OUT, keywords)
@@ -327,10 +338,10 @@ class _Reading:
         self.body = body
         self.k = keywords
         self.program_keywords = program_keywords
-        self.text = normalize(body)
+        self.text, clauses = normalize_with_clauses(body)
         self.words = _words(self.text, keywords)
         self.core = " ".join(self.words)
-        self.clauses = [" ".join(w) for w in (_words(c, keywords) for c in clauses(body)) if w]
+        self.clauses = [" ".join(w) for w in (_words(c, keywords) for c in clauses) if w]
 
     def classify(self) -> Classification:
         if not self.words:
@@ -429,10 +440,11 @@ class _Reading:
         if instruction:
             return self._maybe(instruction.group(), "instruction", rule="our opt-out instruction")
         self.harmless: Classification | None = None
+        starts = [i for i, word in enumerate(words) if word in k.opt_out_first_words]
         for size in (3, 2, 1):
-            for i in range(len(words) - size + 1):
+            for i in starts:
                 gram = " ".join(words[i : i + size])
-                term = k.opt_out_word(gram, anywhere=True)
+                term = k.opt_out_word(gram, anywhere=True) if i + size <= len(words) else None
                 if not term:
                     continue
                 negation = _negation(words[:i])

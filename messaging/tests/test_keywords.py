@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messaging import keywords as kw
-from messaging.keywords import Term, classify, keyword_set, normalize
+from messaging.keywords import Term, classify, clauses, keyword_set, normalize
+from messaging.keywords.normalize import normalize_with_clauses
 
 pytestmark = pytest.mark.smoke
 
@@ -229,6 +230,14 @@ def test_normalize_folds_case_accents_punctuation_width_and_invisible_characters
 def test_normalize_is_idempotent(text):
     once = normalize(text)
     assert normalize(once) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from("stop S.T,O P!?…。 é\u0301\u200b🛑'’-—\n"), max_size=40) | st.text(max_size=100))
+def test_normalising_clause_by_clause_gives_the_same_whole(text):
+    whole, parts = normalize_with_clauses(text)
+    assert whole == normalize(text)
+    assert parts == clauses(text)
 
 
 _AROUND = st.lists(
