@@ -185,11 +185,9 @@ def _compile(opt_out: list[Term], others: list[Term], ignored: tuple = ()) -> Ke
         spaced = sorted((t for t in terms[meaning + PHRASE] if not _is_dense(t)), key=len, reverse=True)
         alternatives = "|".join(map(re.escape, spaced))
         phrases[meaning] = re.compile(rf"(?<![^ ])(?:{alternatives})(?![^ ])") if spaced else None
-        dense[meaning] = tuple(
-            (t.replace(" ", ""), term)
-            for t, term in [*terms[meaning + PHRASE].items(), *terms[meaning + WORD].items()]
-            if _is_dense(t)
-        )
+        # Only phrases: a Chinese word rule ("取消", cancel) is the whole reply, not any reply containing it.
+        phrases_of = terms[meaning + PHRASE].items()
+        dense[meaning] = tuple((t.replace(" ", ""), term) for t, term in phrases_of if _is_dense(t))
     fuzzy: dict[str, set[str]] = {}
     for norm in out_words:
         squashed = norm.replace(" ", "")

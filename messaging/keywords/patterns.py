@@ -86,6 +86,11 @@ OPT_OUT_PATTERNS: tuple[tuple[str, str, str], ...] = (
         rf"^cancel (?:my|the|this|all|these|your) (?:subscription|membership to texts|{_TEXTS})\b",
         "en",
     ),
+    (
+        "don't want any more of these",
+        r"\b(?:dont|do not) want (?:any more|anymore|more|any) (?:of )?(?:these|this|them|your|it|that)\b",
+        "en",
+    ),
     # Spanish
     (
         "no me envíen",
@@ -105,7 +110,7 @@ OPT_OUT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("darme de baja", r"\b(?:dar|darme|dame|denme|deme|doy|darse|me doy|quiero darme|dese|darnos) de baja\b", "es"),
     (
         "quítenme de la lista",
-        r"\b(?:quit|saqu|sac|borr|elimin|remuev|retir)\w*(?:me|nos) (?:de )?(?:la|su|esta|sus|tu|vuestra|las|de la|de su|de esta) ?(?:lista|listas|base de datos)\b",
+        r"\b(?:quit|saqu|sac|borr|elimin|remuev|retir|baj)\w*(?:me|nos) (?:de )?(?:la|su|esta|sus|tu|vuestra|las|de la|de su|de esta) ?(?:lista|listas|base de datos)\b",
         "es",
     ),
     (
@@ -141,6 +146,12 @@ OPT_OUT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ),
     ("pas intéressé", r"\bpas interess(?:e|ee|es|ees)\b|\bca ne m interesse pas\b", "fr"),
     ("annuler l'abonnement", r"\bannul\w* (?:l |mon |cet |l )?(?:abonnement|inscription)\b", "fr"),
+    ("ne plus m'envoyer", r"\bne plus (?:m |nous )?(?:envoy|ecri|contact|appel|recevoir)\w*", "fr"),
+    (
+        "me retirer de la liste",
+        r"\b(?:me|nous) (?:retirer|desinscrire|desabonner|supprimer|enlever)\b|\b(?:retir|enlev|supprim)\w* (?:de |d )?(?:votre|la|vos|cette) (?:liste|fichier)",
+        "fr",
+    ),
     # Portuguese
     ("não quero mais", r"\bnao (?:quero|desejo) (?:mais|receber)(?: \w+){0,3}\b", "pt"),
     ("não me mandem mais", r"\bnao (?:me )?(?:mand|envi|escrev|ligu)\w* mais\b", "pt"),
@@ -162,6 +173,7 @@ OPT_OUT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("sair da lista", r"\bsair (?:da|dessa|desta) lista\b", "pt"),
     ("não tenho interesse", r"\bnao tenho (?:mais )?interesse\b|\bnao (?:estou|to) interessad[oa]\b", "pt"),
     ("me deixa em paz", r"\bme (?:deixa|deixe|deixem) em paz\b", "pt"),
+    ("descadastrar", r"\b(?:me )?descadastr\w*", "pt"),
     # German
     (
         "ich möchte mich abmelden",
@@ -199,6 +211,7 @@ OPT_OUT_PATTERNS: tuple[tuple[str, str, str], ...] = (
         r"\b(?:voglio|vorrei) (?:disiscrivermi|cancellarmi|essere rimoss[oa]|uscire|annullare)\b",
         "it",
     ),
+    ("disiscrivetemi", r"\b(?:disiscriv|cancellatemi|cancellami|rimuovetemi|rimuovimi|toglietemi|toglimi)\w*", "it"),
     ("lasciatemi in pace", r"\blascia(?:te)?mi in pace\b", "it"),
     ("non mi interessa", r"\bnon (?:mi interessa|mi interessano|sono interessat[oa])\b", "it"),
 )

@@ -71,6 +71,7 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     *_terms(OPT_OUT, WORD, "en", PRODUCT, "OPT-OUT|STOP ALL|UNSUB"),
     *_terms(OPT_OUT, EXACT, "en", AWS, "REMOVE"),
     *_terms(OPT_OUT, EXACT, "zh", CHINA + "; also in " + AWS, "TD"),
+    *_terms(OPT_OUT, EXACT, "zh", EVERYDAY["zh"], "取消"),
     *_terms(OPT_OUT, WORD, "", EMOJI, "🛑"),
     # Spanish
     *_terms(OPT_OUT, WORD, "es", PRODUCT, "PARAR|CANCELAR|DETENER|BAJA"),
@@ -108,7 +109,7 @@ DEFAULT_TERMS: tuple[Term, ...] = (
         PHRASE,
         "zh",
         EVERYDAY["zh"],
-        "取消订阅|取消訂閱|不要再发|不要再發|别再发|別再發|不要再给我发|停止发送|停止發送",
+        "取消订阅|取消訂閱|不要再发|不要再發|别再发|別再發|别发|別發|不要发|不要發|不要再给我发|停止发送|停止發送",
     ),
     # Plain-language phrases (the patterns in patterns.py cover the many other forms)
     *_terms(
