@@ -245,10 +245,15 @@ class KeywordRuleForm(forms.ModelForm):
 @admin.register(KeywordRule)
 class KeywordRuleAdmin(admin.ModelAdmin):
     form = KeywordRuleForm
-    list_display = ("text", "meaning", "match", "language", "is_active", "in_use", "source", "updated_at")
+    list_display = ("text", "meaning", "match", "language", "is_active", "in_use", "short_source")
     list_filter = ("meaning", "match", "language", "is_active")
     search_fields = ("text",)
     list_editable = ("is_active",)
+
+    @admin.display(description=_("source"), ordering="source")
+    def short_source(self, obj):
+        short = obj.source if len(obj.source) <= 40 else obj.source[:38] + "…"
+        return format_html('<span title="{}">{}</span>', obj.source, short) if obj.source else "—"
 
     @admin.display(description=_("in use"))
     def in_use(self, obj):
@@ -274,9 +279,6 @@ class KeywordRuleAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "subtitle": _(
-                "STOP, QUIT, END, REVOKE, OPT OUT, CANCEL and UNSUBSCRIBE always opt out, whatever is here. "
-                "A rule of another meaning can't contain an opt-out word or phrase: it is refused, and ignored."
-            ),
+            "subtitle": _("The FCC's seven opt-out words always apply; no rule can shadow an opt-out."),
         }
         return super().changelist_view(request, extra_context)

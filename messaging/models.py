@@ -201,7 +201,11 @@ class KeywordRule(models.Model):
     """
 
     text = models.CharField(
-        max_length=60, help_text=_("Case, accents, punctuation and extra spaces are ignored when matching.")
+        max_length=60,
+        help_text=_(
+            "Case, accents, punctuation and extra spaces are ignored when matching. A rule that isn't an opt-out "
+            "can't contain an opt-out word or phrase (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE…)."
+        ),
     )
     meaning = models.CharField(max_length=10, choices=KeywordMeaning.choices)
     match = models.CharField(max_length=10, choices=KeywordMatch.choices, default=KeywordMatch.WORD)

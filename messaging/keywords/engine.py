@@ -72,7 +72,9 @@ class Classification:
         """One sentence a person can read: why the reply was or wasn't treated as a revocation."""
         template = WHY.get(self.how, "")
         text = template.format(kw=self.keyword, rule=self.rule, label=MEANING_LABELS.get(self.meaning, ""))
-        return f"{text} ({self.source})" if self.source and text else text
+        # Where a keyword comes from matters for the keywords that act; review hints explain themselves.
+        acts = self.meaning in (OPT_OUT, OPT_IN, HELP, PROGRAM)
+        return f"{text} ({self.source})" if self.source and text and acts else text
 
 
 WHY = {
@@ -85,7 +87,7 @@ WHY = {
     "pattern": "The reply asks to stop in plain language: {rule} matched “{kw}”.",
     "instruction": "The reply quotes our opt-out instruction (“{kw}”) instead of giving it: a person decides.",
     "contains": "The reply mentions “{kw}” inside a sentence, where it may not be a request to stop: a person decides.",
-    "near_miss": "“{kw}” is one letter away from the opt-out keyword “{rule}”; a misspelling never opts out"
+    "near_miss": "“{kw}” is one letter away from the opt-out keyword {rule}; a misspelling never opts out"
     " by itself: a person decides.",
     "review_word": "The whole reply is “{kw}”, often sent by people who don't want the texts: a person decides.",
     "review_phrase": "The reply contains “{kw}”, often sent by people who don't want the texts: a person decides.",
@@ -457,7 +459,7 @@ class _Reading:
         for token in dict.fromkeys([*words, self.core.replace(" ", "")] if len(words) <= 3 else words):
             near = _near_miss(token, k)
             if near:
-                return self._maybe(token, "near_miss", rule=near)
+                return self._maybe(token, "near_miss", rule=f"“{near}”")
         term = k.words(REVIEW).get(self.core)
         if term:
             return self._maybe(self.core, "review_word", rule=_rule(term), source=term.source)
