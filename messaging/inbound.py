@@ -111,7 +111,7 @@ def _e164_or_none(raw: str) -> str | None:
 
 def _classify(params: Mapping[str, str]) -> kw.Classification:
     body = params.get("Body") or ""
-    candidate = kw.normalize(body).replace(" ", "").upper()
+    candidate = "".join(w for w in kw.normalize(body).split() if not kw.is_symbol(w)).upper()  # emoji aside
     program_keywords = (
         list(ProgramKeyword.objects.filter(keyword=candidate).values_list("keyword", flat=True))
         if 0 < len(candidate) <= 30

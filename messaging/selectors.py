@@ -20,33 +20,41 @@ log = logging.getLogger(__name__)
 KEYWORDS_VERSION_KEY = "messaging:keywords:version"
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Compiled:
     version: object
     built_at: float
     keywords: KeywordSet | None
+    checked_at: float = 0.0
 
 
 # The compiled vocabulary, one per process: compiling costs tens of milliseconds, reading a reply
 # with it tens of microseconds, so a STOP never pays for the compile or for unpickling it.
 _compiled = _Compiled(version=None, built_at=0.0, keywords=None)
+# How often a process asks the cache whether a rule changed: a cache round trip costs more than
+# reading a reply, and a rule change reaching every process within a second is soon enough.
+VERSION_CHECK_SECONDS = 1.0
 
 
 def keywords_current() -> KeywordSet:
     """The vocabulary staff edit in the admin, compiled; the defaults when no rule is stored.
 
-    Recompiled when a rule changes (the version in the cache moves) and at least every
-    SMS_KEYWORD_CACHE_SECONDS, which also covers edits made outside the admin and a cache outage.
+    Recompiled when a rule changes (the version in the cache moves, looked at once a second) and
+    at least every SMS_KEYWORD_CACHE_SECONDS, which also covers edits made outside the admin and
+    a cache outage.
     """
     global _compiled
-    version = _keywords_version()
     now = time.monotonic()
     current = _compiled
-    fresh = now - current.built_at < settings.SMS_KEYWORD_CACHE_SECONDS
-    if current.keywords is not None and current.version == version and fresh:
+    fresh = current.keywords is not None and now - current.built_at < settings.SMS_KEYWORD_CACHE_SECONDS
+    if fresh and now - current.checked_at < VERSION_CHECK_SECONDS:
+        return current.keywords
+    version = _keywords_version()
+    if fresh and current.version == version:
+        current.checked_at = now
         return current.keywords
     keywords = _keywords_from_database()
-    _compiled = _Compiled(version=version, built_at=now, keywords=keywords)
+    _compiled = _Compiled(version=version, built_at=now, keywords=keywords, checked_at=now)
     return keywords
 
 

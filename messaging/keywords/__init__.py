@@ -16,11 +16,11 @@ from .engine import (
     keyword_set,
     opt_out_shadowed,
 )
-from .normalize import clauses, normalize
+from .normalize import clauses, is_symbol, normalize
 from .vocabulary import DEFAULT_TERMS, EXACT, FCC_TERMS, HELP, NO_ACTION, OPT_IN, OPT_OUT, PHRASE, REVIEW, WORD, Term
 
 __all__ = [
     "DEFAULT_KEYWORDS", "DEFAULT_TERMS", "EXACT", "FCC_TERMS", "HELP", "MEANING_LABELS", "NO_ACTION", "OPT_IN",
     "OPT_OUT", "OTHER", "PHRASE", "PROGRAM", "REVIEW", "WORD", "Classification", "KeywordSet", "Term", "classify",
-    "clauses", "keyword_set", "normalize", "opt_out_shadowed",
+    "clauses", "is_symbol", "keyword_set", "normalize", "opt_out_shadowed",
 ]  # fmt: skip

@@ -406,11 +406,12 @@ class _Reading:
             return True
         # "i told u STOP": the keyword in capitals after words in lower case.
         raw = _LAST_WORD.findall(self.body)
+        last = raw[-1] if raw else ""  # "1 🛑": no letters at all
         return (
             size == 1
-            and len(raw[-1]) > 1
-            and raw[-1].isupper()
-            and normalize(raw[-1]) == tail
+            and len(last) > 1
+            and last.isupper()
+            and normalize(last) == tail
             and any(ch.islower() for ch in self.body)
         )
 

@@ -278,6 +278,13 @@ def test_a_program_keyword_is_a_keyword_opt_in_with_the_message_as_evidence(text
     assert reply.startswith("Acme Deals: You're subscribed")
 
 
+def test_a_program_keyword_with_emoji_around_it_still_opts_in(text):
+    program = make_program()
+    ProgramKeyword.objects.create(program=program, keyword="DEALS")
+    [reply] = messages_in(text("DEALS 🎉🎉", from_="+14155550167"))
+    assert reply.startswith("Acme Deals: You're subscribed")
+
+
 def test_an_age_gated_program_keyword_sends_to_the_web_form_instead_of_opting_in(text):
     program = make_program(age_gated=True)
     ProgramKeyword.objects.create(program=program, keyword="WINE")

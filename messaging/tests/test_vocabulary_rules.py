@@ -33,3 +33,16 @@ def test_a_cache_outage_never_stops_the_classifier(settings):
     keywords_cache_clear()  # logs, never raises
     assert kw.classify("stop", keywords=keywords_current()).meaning == kw.OPT_OUT
     assert kw.classify("stop", keywords=keywords_current()).meaning == kw.OPT_OUT
+
+
+def test_a_rule_changed_by_another_process_is_picked_up_from_the_cache_version(monkeypatch):
+    from django.core.cache import cache
+
+    from messaging import selectors
+
+    first = keywords_current()
+    KeywordRule.objects.create(text="GENUG", meaning=kw.OPT_OUT)
+    assert keywords_current() is first  # this process wasn't told
+    monkeypatch.setattr(selectors, "VERSION_CHECK_SECONDS", 0.0)  # as once the second has passed
+    cache.incr(selectors.KEYWORDS_VERSION_KEY)  # what keywords_cache_clear() does in the other process
+    assert kw.classify("genug", keywords=keywords_current()).meaning == kw.OPT_OUT
