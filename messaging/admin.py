@@ -4,6 +4,7 @@ Lists stay fast at millions of rows: no full counts, related rows joined,
 searches that hit an index (numbers and SIDs, not free text).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -16,8 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Contact
 from contacts.phones import phone_search_variants
 
-from .models import InboundMessage, KeywordRule, OutboundMessage, ReviewDecision, ReviewItem
-from .selectors import keywords_cache_clear
+from .keywords import normalize, opt_out_shadowed
+from .models import (
+    InboundClassification,
+    InboundMessage,
+    KeywordMeaning,
+    KeywordRule,
+    OutboundMessage,
+    ReviewDecision,
+    ReviewItem,
+)
+from .selectors import keywords_cache_clear, keywords_current, keywords_without
 from .services import inbound_review_dismiss, inbound_review_opt_out
 
 
@@ -73,9 +83,16 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
+def _why(obj) -> str:
+    """The stored explanation, shortened for a list; the whole of it on hover and on the detail page."""
+    text = obj.explanation or "—"
+    short = text if len(text) <= 110 else text[:108] + "…"
+    return format_html('<span title="{}">{}</span>', text, short)
+
+
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "from_number", "body", "classification", "effect", "review_decision")
+    list_display = ("received_at", "from_number", "body", "classification", "why", "effect", "review_decision")
     list_filter = ("classification", "review_decision")
     list_select_related = ("contact",)
     raw_id_fields = ("contact", "reviewed_by")
@@ -89,12 +106,16 @@ class InboundMessageAdmin(ReadOnlyAdmin):
             return found, False
         return super().get_search_results(request, queryset, search_term)
 
+    @admin.display(description=_("why"))
+    def why(self, obj):
+        return _why(obj)
+
 
 @admin.register(ReviewItem)
 class ReviewQueueAdmin(ReadOnlyAdmin):
     """Replies that might be opt-outs. One click decides; the decision is recorded with who and when."""
 
-    list_display = ("received_at", "from_number", "body", "matched", "last_text_we_sent", "decide")
+    list_display = ("received_at", "from_number", "body", "best_guess", "why", "last_text_we_sent", "decide")
     list_display_links = None
     list_select_related = ("contact",)
     ordering = ("received_at",)  # oldest first: the law's clock is running on them
@@ -129,9 +150,15 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
             return found, False
         return super().get_search_results(request, queryset, search_term)
 
+    @admin.display(description=_("best guess"))
+    def best_guess(self, obj):
+        if obj.guess:
+            return InboundClassification(obj.guess).label
+        return _("Unclear")
+
     @admin.display(description=_("why it is here"))
-    def matched(self, obj):
-        return obj.keyword or "—"
+    def why(self, obj):
+        return _why(obj)
 
     @admin.display(description=_("last text we sent them"))
     def last_text_we_sent(self, obj):
@@ -188,12 +215,54 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         self.message_user(request, _("%(count)d reply(ies) dismissed.") % {"count": done}, messages.SUCCESS)
 
 
+class KeywordRuleForm(forms.ModelForm):
+    class Meta:
+        model = KeywordRule
+        fields = ["text", "meaning", "match", "language", "is_active", "source", "note"]
+
+    def clean(self):
+        data = super().clean()
+        text, meaning = data.get("text") or "", data.get("meaning")
+        if text and not normalize(text):
+            self.add_error("text", _("Use at least one letter, digit or emoji: punctuation and spaces are ignored."))
+        elif text and meaning and meaning != KeywordMeaning.OPT_OUT:
+            # Checked against the vocabulary without this rule, so an opt-out rule can be given another meaning
+            # only when no other opt-out word or phrase covers its text.
+            vocabulary = keywords_without(rule_id=self.instance.pk) if self.instance.pk else keywords_current()
+            shadowed = opt_out_shadowed(text, meaning=meaning, keywords=vocabulary)
+            if shadowed:
+                self.add_error(
+                    "text",
+                    _(
+                        "“%(text)s” would shadow the opt-out “%(word)s”: a reply with it must always opt out, "
+                        "so it can't mean “%(meaning)s”. Use other words, or make the rule an opt-out."
+                    )
+                    % {"text": text, "word": shadowed, "meaning": KeywordMeaning(meaning).label},
+                )
+        return data
+
+
 @admin.register(KeywordRule)
 class KeywordRuleAdmin(admin.ModelAdmin):
-    list_display = ("text", "meaning", "match", "is_active", "note", "updated_at")
-    list_filter = ("meaning", "match", "is_active")
+    form = KeywordRuleForm
+    list_display = ("text", "meaning", "match", "language", "is_active", "in_use", "short_source")
+    list_filter = ("meaning", "match", "language", "is_active")
     search_fields = ("text",)
     list_editable = ("is_active",)
+
+    @admin.display(description=_("source"), ordering="source")
+    def short_source(self, obj):
+        short = obj.source if len(obj.source) <= 40 else obj.source[:38] + "…"
+        return format_html('<span title="{}">{}</span>', obj.source, short) if obj.source else "—"
+
+    @admin.display(description=_("in use"))
+    def in_use(self, obj):
+        if not obj.is_active:
+            return _("No: switched off")
+        ignored = {term.rule_id: shadowed for term, shadowed in keywords_current().ignored}
+        if obj.pk in ignored:
+            return _("No: it would shadow the opt-out “%(word)s”") % {"word": ignored[obj.pk]}
+        return _("Yes")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -210,6 +279,6 @@ class KeywordRuleAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "subtitle": _("STOP, QUIT, END, REVOKE, OPT OUT, CANCEL and UNSUBSCRIBE always opt out, whatever is here."),
+            "subtitle": _("The FCC's seven opt-out words always apply; no rule can shadow an opt-out."),
         }
         return super().changelist_view(request, extra_context)

@@ -14,7 +14,7 @@ opts in to that one program.
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -45,10 +45,19 @@ from contacts.services import (
 from . import keywords as kw
 from .models import InboundClassification, InboundMessage, MessageKind, MessageStatus, OutboundMessage, ReviewDecision
 from .outbox import HANDED_OVER_STATUSES, outbox_queue, outbox_reply
-from .selectors import keywords_current, our_numbers, program_last_texted
+from .selectors import (
+    JOIN_REPLY_EFFECT,
+    contact_has_live_subscription,
+    join_options,
+    join_reply_due,
+    keywords_current,
+    our_numbers,
+    program_last_texted,
+)
 from .texts import (
     text_help,
     text_help_generic,
+    text_how_to_join,
     text_keyword_needs_web_sign_up,
     text_opt_in_confirmation,
     text_opt_out_confirmation_generic,
@@ -143,6 +152,9 @@ def inbound_receive(
             # One inbound at a time per number: a STOP and a send, or two STOPs, never interleave.
             contacts_lock([contact.pk])
         result = _classify(params)
+        routed = _unsure_from_subscriber(result, contact)
+        if routed:
+            result = replace(result, meaning=kw.REVIEW)
         message = InboundMessage(
             sid=sid[:40],
             from_number=(e164 or from_number)[:20],
@@ -151,6 +163,9 @@ def inbound_receive(
             contact=contact,
             classification=result.meaning,
             keyword=result.keyword[:60],
+            decided_by=result.rule[:120],
+            explanation=(result.why() + (" " + _ROUTED if routed else ""))[:400],
+            guess=result.guess if result.meaning == kw.REVIEW else "",
             opt_out_type=(params.get("OptOutType") or "").strip().upper()[:10],
             params=dict(params),
             received_at=received_at or timezone.now(),
@@ -188,7 +203,7 @@ def _classify(params: Mapping[str, str]) -> kw.Classification:
     body = params.get("Body") or ""
     if not params.get("OptOutType") and _YES_WITH_CODE.match(body):
         return kw.Classification(kw.OPT_IN, "yes", "code")
-    candidate = kw.normalize(body).replace(" ", "").upper()
+    candidate = "".join(w for w in kw.normalize(body).split() if not kw.is_symbol(w)).upper()  # emoji aside
     program_keywords = (
         list(ProgramKeyword.objects.filter(keyword=candidate).values_list("keyword", flat=True))
         if 0 < len(candidate) <= 30
@@ -197,6 +212,14 @@ def _classify(params: Mapping[str, str]) -> kw.Classification:
     return kw.classify(
         body, keywords=keywords_current(), program_keywords=program_keywords, opt_out_type=params.get("OptOutType", "")
     )
+
+
+_ROUTED = "Sent to review because the number has a live subscription: nothing that might revoke it is ignored."
+
+
+def _unsure_from_subscriber(result: kw.Classification, contact: Contact | None) -> bool:
+    """An unclear reply from a number with an active or pending subscription goes to a person."""
+    return result.meaning == kw.OTHER and not result.confident and contact_has_live_subscription(contact=contact)
 
 
 def _twilio_answers(message: InboundMessage) -> bool:
@@ -273,7 +296,7 @@ def _request_answered(contact: Contact) -> OutboundMessage | None:
 def _on_opt_in(message, result, e164) -> _Effect:
     contact = message.contact
     if contact is None:
-        return _Effect("unknown number: nothing to confirm or restore")
+        return _how_to_join(message, e164)
     evidence = _evidence(message, result)
     code = _YES_WITH_CODE.match(message.body)
     if code:
@@ -316,6 +339,14 @@ def _confirmed(message: InboundMessage, events: list[ConsentEvent], summary: str
         for e in events
     ]
     return _Effect(summary, replies)
+
+
+def _how_to_join(message: InboundMessage, e164: str | None) -> _Effect:
+    """START from a number we don't know: one reply saying how to join (see `join_reply_due`)."""
+    options = join_options()
+    if not e164 or options is None or _twilio_answers(message) or not join_reply_due(phone=e164, message=message):
+        return _Effect("unknown number: nothing to confirm or restore")
+    return _Effect(JOIN_REPLY_EFFECT, [_Reply(MessageKind.HELP_REPLY, text_how_to_join(options))])
 
 
 def _on_program_keyword(message, result, e164) -> _Effect:

@@ -172,6 +172,15 @@ class InboundMessage(models.Model):
     )
     classification = models.CharField(max_length=10, choices=InboundClassification.choices)
     keyword = models.CharField(max_length=60, blank=True, help_text=_("The keyword or phrase that decided."))
+    # Why the reply was or wasn't read as a revocation: what a person answering a claim needs.
+    decided_by = models.CharField(max_length=120, blank=True, help_text=_("The rule or pattern that decided."))
+    explanation = models.CharField(max_length=400, blank=True, help_text=_("Why it was classified so."))
+    guess = models.CharField(
+        max_length=10,
+        choices=InboundClassification.choices,
+        blank=True,
+        help_text=_("For a reply sent to review: what it most likely means."),
+    )
     opt_out_type = models.CharField(max_length=10, blank=True, help_text=_("Twilio's OptOutType, when sent."))
     effect = models.CharField(max_length=200, blank=True, help_text=_("What the product did about it."))
     reply = models.TextField(blank=True, help_text=_("What we answered (TwiML)."))
@@ -217,23 +226,38 @@ class KeywordMeaning(models.TextChoices):
     OPT_IN = "opt_in", _("Opt in again / confirm")
     HELP = "help", _("Help")
     REVIEW = "review", _("Might be an opt-out: send to review")
+    NO_ACTION = "no_action", _("Plainly not an opt-out: leave alone")
 
 
 class KeywordMatch(models.TextChoices):
-    # Opt-out words also match at the start of a message ("Stop please").
+    # Opt-out words also match at the start of a message ("Stop please"), at its end after words such as
+    # "please" or "thanks but", and as a sentence of their own ("Not interested. Stop.").
     WORD = "word", _("The whole message")
+    EXACT = "exact", _("Only the whole message or a sentence of its own")
     PHRASE = "phrase", _("Anywhere in the message")
 
 
 class KeywordRule(models.Model):
-    """An editable inbound keyword or phrase. The FCC's seven opt-out words always apply, whatever is here."""
+    """An editable inbound keyword or phrase. The FCC's seven opt-out words always apply, whatever is here.
+
+    A rule of another meaning that would shadow an opt-out word ("stop please" as opt-in) is refused
+    by the admin and ignored by the classifier.
+    """
 
     text = models.CharField(
-        max_length=60, help_text=_("Case, accents, punctuation and extra spaces are ignored when matching.")
+        max_length=60,
+        help_text=_(
+            "Case, accents, punctuation and extra spaces are ignored when matching. A rule that isn't an opt-out "
+            "can't contain an opt-out word or phrase (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE…)."
+        ),
     )
     meaning = models.CharField(max_length=10, choices=KeywordMeaning.choices)
     match = models.CharField(max_length=10, choices=KeywordMatch.choices, default=KeywordMatch.WORD)
+    language = models.CharField(
+        max_length=8, blank=True, help_text=_("The language it is written in (en, es, fr, pt, de, it, zh), if any.")
+    )
     is_active = models.BooleanField(default=True)
+    source = models.CharField(max_length=200, blank=True, help_text=_("Where this keyword comes from."))
     note = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

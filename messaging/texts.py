@@ -74,3 +74,15 @@ def text_keyword_needs_web_sign_up(program, url: str) -> str:
         "url": url,
         "rates": _(RATES),
     }
+
+
+def text_how_to_join(options) -> str:
+    """The reply to START from a number we don't know: how to join (never an opt-in by itself)."""
+    ways = [_("text %(keyword)s (%(name)s)") % {"keyword": keyword, "name": name} for keyword, name in options.keywords]
+    if options.url:
+        ways.append(_("sign up at %(url)s") % {"url": options.url})
+    prefix = f"{options.brand}: " if options.brand else ""
+    return prefix + _("You're not subscribed. To join, %(ways)s. %(rates)s") % {
+        "ways": _(" or ").join(ways),
+        "rates": _(RATES),
+    }

@@ -278,6 +278,8 @@ SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=300.0)
 SMS_DEFAULT_BRAND = env.str("SMS_DEFAULT_BRAND", default="")
 SMS_DEFAULT_HELP_CONTACT = env.str("SMS_DEFAULT_HELP_CONTACT", default="")
 SMS_KEYWORD_CACHE_SECONDS = env.int("SMS_KEYWORD_CACHE_SECONDS", default=60)
+# An unknown number that texts START is told how to join at most once per this many hours.
+SMS_JOIN_REPLY_INTERVAL_HOURS = env.int("SMS_JOIN_REPLY_INTERVAL_HOURS", default=24)
 # With TWILIO_ADVANCED_OPT_OUT on, Twilio itself answers a message that is exactly one of these.
 TWILIO_ADVANCED_OPT_OUT_KEYWORDS = env.list(
     "TWILIO_ADVANCED_OPT_OUT_KEYWORDS",

@@ -148,3 +148,79 @@ def test_the_outbox_is_searched_by_the_contacts_number_in_any_format(client):
     client.force_login(staff("Marketing staff"))
     page = client.get(reverse("admin:messaging_outboundmessage_changelist"), {"q": "415-555-0137"})
     assert b"For 0137" in page.content and b"For someone else" not in page.content
+
+
+# -- keyword rules ---------------------------------------------------------------------------------------
+
+
+def _rule_post(**fields):
+    return {"text": "", "meaning": "opt_in", "match": "word", "language": "", "is_active": "on", "source": "",
+            "note": "", **fields}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning", "shadowed"),
+    [("stop please", "opt_in", "stop"), ("stop texting me", "help", "stop texting"), ("Baja", "no_action", "baja"),
+     ("take my number off", "opt_in", "take my number off"), ("Stpo", "opt_in", "stop")],
+)  # fmt: skip
+def test_the_admin_refuses_a_keyword_rule_that_would_shadow_an_opt_out(client, text, meaning, shadowed):
+    from messaging.models import KeywordRule
+
+    client.force_login(staff("Support agents"))
+    response = client.post(reverse("admin:messaging_keywordrule_add"), _rule_post(text=text, meaning=meaning))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "would shadow the opt-out" in page and shadowed in page
+    assert not KeywordRule.objects.filter(text=text).exists()
+
+
+def test_the_admin_saves_a_rule_that_shadows_nothing_and_it_takes_effect(client):
+    from messaging.keywords import OPT_IN, classify
+    from messaging.models import KeywordRule
+    from messaging.selectors import keywords_current
+
+    client.force_login(staff("Support agents"))
+    response = client.post(reverse("admin:messaging_keywordrule_add"), _rule_post(text="SÍ", language="es"))
+    assert response.status_code == 302
+    assert KeywordRule.objects.filter(text="SÍ", meaning="opt_in").exists()
+    assert classify("si!", keywords=keywords_current()).meaning == OPT_IN
+
+
+def test_an_opt_out_rule_can_take_another_meaning_only_when_nothing_else_covers_it(client):
+    from messaging.models import KeywordRule
+
+    client.force_login(staff("Support agents"))
+    basta = KeywordRule.objects.get(text="BASTA", match="word")
+    response = client.post(reverse("admin:messaging_keywordrule_change", args=[basta.pk]),
+                           _rule_post(text="BASTA", meaning="review", language="it"))  # fmt: skip
+    assert response.status_code == 302  # a staff decision: BASTA is no FCC word
+    stop = KeywordRule.objects.get(text="STOP", match="word")
+    response = client.post(reverse("admin:messaging_keywordrule_change", args=[stop.pk]),
+                           _rule_post(text="STOP", meaning="opt_in"))  # fmt: skip
+    assert "would shadow the opt-out" in response.content.decode()
+
+
+def test_the_rule_list_shows_sources_and_which_rules_are_ignored(client):
+    from messaging.models import KeywordRule
+
+    KeywordRule.objects.create(text="stop please", meaning="opt_in")  # as an old database may hold it
+    client.force_login(staff("Compliance auditors"))
+    page = client.get(reverse("admin:messaging_keywordrule_changelist"), {"q": "stop"}).content.decode()
+    assert "it would shadow the opt-out “stop”" in page
+    assert "FCC 24-24" in page
+
+
+def test_inbound_list_detail_and_review_queue_show_the_decision_and_why(client):
+    from messaging.inbound import inbound_receive
+
+    contact = make_contact("+14155550139")
+    consent_opt_in(contact=contact, program=make_program(), method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
+    inbound_receive(params={"MessageSid": new_sid(), "From": "+14155550139", "Body": "Stpo"})
+    message = InboundMessage.objects.get()
+    client.force_login(staff("Support agents"))
+    queue = client.get(reverse("admin:messaging_reviewitem_changelist")).content.decode()
+    assert "Best guess" in queue and "Opt-out" in queue and "one letter away from the opt-out keyword" in queue
+    listing = client.get(reverse("admin:messaging_inboundmessage_changelist")).content.decode()
+    assert "one letter away" in listing
+    detail = client.get(reverse("admin:messaging_inboundmessage_change", args=[message.pk])).content.decode()
+    assert "Why it was classified so" in detail and "misspelling never opts out" in detail

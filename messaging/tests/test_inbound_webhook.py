@@ -199,7 +199,7 @@ def test_an_opt_out_from_a_non_phone_sender_is_stored_without_a_contact(text):
 # -- review queue -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["Not interested", "who is this?", "wrong number"])
+@pytest.mark.parametrize("body", ["Not interested in the shoes", "who is this?", "wrong number", "stpo"])
 def test_ambiguous_replies_go_to_the_review_queue_and_change_nothing(text, body):
     contact, [program] = subscribed()
     response = text(body)
@@ -280,6 +280,13 @@ def test_a_program_keyword_is_a_keyword_opt_in_with_the_message_as_evidence(text
     assert reply.startswith("Acme Deals: You're subscribed")
 
 
+def test_a_program_keyword_with_emoji_around_it_still_opts_in(text):
+    program = make_program()
+    ProgramKeyword.objects.create(program=program, keyword="DEALS")
+    [reply] = messages_in(text("DEALS 🎉🎉", from_="+14155550167"))
+    assert reply.startswith("Acme Deals: You're subscribed")
+
+
 def test_an_age_gated_program_keyword_sends_to_the_web_form_instead_of_opting_in(text):
     program = make_program(age_gated=True)
     ProgramKeyword.objects.create(program=program, keyword="WINE")
@@ -318,9 +325,9 @@ def test_an_opted_out_number_is_never_asked_by_text_to_opt_back_in(text):
 
 def test_a_keyword_added_by_staff_takes_effect(text):
     contact, [program] = subscribed()
-    KeywordRule.objects.create(text="BASTA", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
+    KeywordRule.objects.create(text="GENUG", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
     keywords_cache_clear()
-    text("Basta!")
+    text("Genug!")
     assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
 
 
@@ -363,3 +370,128 @@ def test_stop_from_an_unknown_number_we_would_never_text_is_stored_and_answered(
     message = InboundMessage.objects.get()
     assert (message.contact, message.effect) == (None, "not a number we text: nothing to revoke")
     assert not ConsentEvent.objects.exists()
+
+
+# -- nothing silently ignored, explained decisions ----------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["hola", "👍", "Is this the same deal as last week?", "Disliked “Acme: 20% off”"])
+def test_an_unclear_reply_from_a_subscribed_number_goes_to_review_with_the_reason(text, body):
+    contact, [program] = subscribed()
+    assert messages_in(text(body)) == []
+    stored = InboundMessage.objects.get()
+    assert stored.classification == InboundClassification.REVIEW and stored.review_decision == "pending"
+    assert "live subscription" in stored.explanation
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE
+
+
+def test_a_pending_subscription_counts_as_subscribed_for_review(text):
+    contact = make_contact(PHONE)
+    program = make_program(double_opt_in=True)
+    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"f": 1}, pending=True)
+    text("hmm")
+    assert InboundMessage.objects.get().classification == InboundClassification.REVIEW
+
+
+@pytest.mark.parametrize("body", ["hola", "👍"])
+def test_an_unclear_reply_from_a_number_with_nothing_to_revoke_is_left_alone(text, body):
+    subscribed()
+    text("STOP")
+    text(body)
+    assert InboundMessage.objects.latest("received_at").classification == InboundClassification.OTHER
+    text(body, from_="+14155550178")  # unknown
+    assert InboundMessage.objects.latest("received_at").classification == InboundClassification.OTHER
+
+
+@pytest.mark.parametrize("body", ["Thanks!", "See you Saturday", "Don't stop the deals!", "I'll stop by later"])
+def test_a_confident_non_revocation_from_a_subscriber_is_left_alone_with_its_reason(text, body):
+    subscribed()
+    text(body)
+    stored = InboundMessage.objects.get()
+    assert stored.classification == InboundClassification.OTHER and stored.review_decision == ""
+    assert stored.explanation and stored.decided_by
+
+
+def test_each_inbound_message_records_the_rule_that_decided_and_why(text):
+    subscribed()
+    text("please take my number off your list")
+    stored = InboundMessage.objects.get()
+    assert stored.classification == InboundClassification.OPT_OUT
+    assert stored.decided_by == "pattern “take me off”"
+    assert "plain language" in stored.explanation
+
+
+def test_a_misspelt_stop_is_queued_with_the_guessed_meaning_and_never_opted_out(text):
+    contact, [program] = subscribed()
+    text("Stpo")
+    stored = InboundMessage.objects.get()
+    assert (stored.classification, stored.guess) == (InboundClassification.REVIEW, InboundClassification.OPT_OUT)
+    assert "“stop”" in stored.explanation
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE
+
+
+@pytest.mark.parametrize("body", ["Arrêt", "ＳＴＯＰ", "S T O P", "退订", "🛑", "Stopp!!", "No me envíen más mensajes"])
+def test_opt_outs_in_other_languages_and_forms_revoke_and_the_body_is_stored_as_sent(text, body):
+    contact, [program] = subscribed()
+    assert len(messages_in(text(body))) == 1
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
+    assert InboundMessage.objects.get().body == body  # accents and width folded for matching only
+
+
+# -- keyword rules can never shadow an opt-out word (issue 11, item 4) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "meaning"), [("stop please", KeywordMeaning.OPT_IN), ("stop texting me", KeywordMeaning.HELP)]
+)
+def test_a_keyword_rule_that_would_shadow_an_opt_out_is_ignored(text, rule, meaning):
+    contact, [program] = subscribed()
+    KeywordRule.objects.create(text=rule, meaning=meaning, match=KeywordMatch.WORD)  # bypassing the admin's check
+    keywords_cache_clear()
+    text(rule)
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
+    text(rule)  # and again once opted out: never a re-subscription
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
+    assert not ConsentEvent.objects.filter(kind=ConsentKind.OPT_IN, method=ConsentMethod.KEYWORD).exists()
+
+
+def test_a_rule_change_reaches_the_classifier_at_once(text):
+    contact, [program] = subscribed()
+    text("genug")
+    assert InboundMessage.objects.get().classification == InboundClassification.REVIEW  # unclear, subscribed
+    KeywordRule.objects.create(text="GENUG", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
+    keywords_cache_clear()
+    text("genug")
+    assert subscription_status(contact=contact, program=program) == SubscriptionStatus.OPTED_OUT
+
+
+# -- START from an unknown number -------------------------------------------------------------------------
+
+
+def test_start_from_an_unknown_number_gets_one_reply_saying_how_to_join(text):
+    program = make_program(name="Weekly offers")
+    ProgramKeyword.objects.create(program=program, keyword="DEALS")
+    [reply] = messages_in(text("START", from_="+14155550179"))
+    assert "DEALS" in reply and "Weekly offers" in reply and "Msg&data rates" in reply
+    assert not Contact.objects.filter(phone="+14155550179").exists()  # nothing recorded as consent
+    assert not ConsentEvent.objects.exists()
+    assert messages_in(text("start", from_="+14155550179")) == []  # one reply, not one per START
+
+
+def test_start_from_an_unknown_number_is_pointed_at_the_sign_up_page_without_keywords(text, settings):
+    settings.PUBLIC_BASE_URL = "https://sms.example.com"
+    program = make_program()
+    [reply] = messages_in(text("Start", from_="+14155550181"))
+    assert f"https://sms.example.com/join/{program.slug}/" in reply
+
+
+def test_start_from_a_number_on_the_do_not_text_list_gets_no_reply(text):
+    from contacts.services import number_suppress
+
+    make_program()
+    number_suppress(phone="+14155550182", reason="erased on request")
+    assert messages_in(text("START", from_="+14155550182")) == []
+
+
+def test_start_from_an_unknown_number_gets_no_reply_when_there_is_nothing_to_join(text):
+    assert messages_in(text("START", from_="+14155550183")) == []

@@ -67,11 +67,11 @@ def test_keywords_staff_added_to_the_reply_lists_are_refused_too(client):
     from messaging.models import KeywordMatch, KeywordMeaning, KeywordRule
     from messaging.selectors import keywords_cache_clear
 
-    KeywordRule.objects.create(text="BASTA", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
+    KeywordRule.objects.create(text="GENUG", meaning=KeywordMeaning.OPT_OUT, match=KeywordMatch.WORD)
     keywords_cache_clear()
     client.force_login(_staff_with_role("Marketing staff"))
-    response = client.post("/admin/contacts/program/add/", _program_post(**{"keywords-0-keyword": "basta"}))
-    assert "BASTA already means “opt out”" in response.content.decode()
+    response = client.post("/admin/contacts/program/add/", _program_post(**{"keywords-0-keyword": "genug"}))
+    assert "GENUG already means “opt out”" in response.content.decode()
 
 
 def test_keywords_are_unique_across_programs_whatever_the_case(client):
