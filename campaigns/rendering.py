@@ -6,7 +6,6 @@ another template or anything else in the product.
 """
 
 import re
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,38 +17,6 @@ _ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=F
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "attributes")
 _STOP = re.compile(r"\bSTOP\b")
-
-# GSM 03.38 basic character set, and the extension table whose characters take two septets.
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = set("^{}\\[~]|€\f")
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    encoding: str  # "GSM-7" or "UCS-2"
-    characters: int  # as the carrier counts them: septets for GSM-7, UTF-16 code units for UCS-2
-    segments: int
-    non_gsm: list[str] = field(default_factory=list)  # the characters that forced UCS-2, in order of appearance
-
-
-def segment_info(text: str) -> SegmentInfo:
-    """Encoding, length and segment count of `text` as carriers bill it (one non-GSM char makes it all UCS-2)."""
-    non_gsm = list(dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION))
-    if non_gsm:
-        # Characters outside the Basic Multilingual Plane (most emoji) take two UTF-16 code units.
-        units = len(text.encode("utf-16-le")) // 2
-        return SegmentInfo("UCS-2", units, _segments(units, single=70, part=67), non_gsm)
-    septets = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
-    return SegmentInfo("GSM-7", septets, _segments(septets, single=160, part=153), [])
-
-
-def _segments(length: int, *, single: int, part: int) -> int:
-    if length == 0:
-        return 0
-    return 1 if length <= single else -(-length // part)
 
 
 def contact_fields(contact) -> dict:
