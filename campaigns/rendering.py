@@ -9,11 +9,20 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
 from django.template.base import VariableNode
 
 # Loaders empty: {% include %} and {% extends %} find nothing. Autoescape off: this is SMS, not HTML.
 _ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False, string_if_invalid="")
+# Only tags that work on the body's own context. The other built-ins reach outside it: {% debug %}
+# prints the process's modules and paths, {% url %} the URL map, {% now %} the server's clock,
+# {% load %}, {% include %} and {% extends %} other code and templates.
+_BODY_TAGS = ("if", "for", "with", "firstof", "cycle", "ifchanged", "spaceless", "filter", "comment", "verbatim",
+              "templatetag", "autoescape")  # fmt: skip
+_BODY_LIBRARY = Library()
+_BODY_LIBRARY.filters.update(defaultfilters.register.filters)
+_BODY_LIBRARY.tags.update({name: defaulttags.register.tags[name] for name in _BODY_TAGS})
+_ENGINE.template_builtins = [_BODY_LIBRARY]
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "attributes")
 _STOP = re.compile(r"\bSTOP\b")
