@@ -142,13 +142,27 @@ STORAGES = {
 # --- Security (production) ----------------------------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Behind a proxy, admin logins, security headers, error reports ------------------
+# Trust a proxy's header only when one is configured: otherwise any client could send it.
+# The header a TLS-terminating proxy sets to "https", e.g. HTTP_X_FORWARDED_PROTO (empty: no proxy sets one).
+TRUSTED_PROXY_PROTO_HEADER = env.str("TRUSTED_PROXY_PROTO_HEADER", default="")
+if TRUSTED_PROXY_PROTO_HEADER:
+    SECURE_PROXY_SSL_HEADER = (TRUSTED_PROXY_PROTO_HEADER, "https")
+# Header holding the client IP when behind trusted proxies, e.g. "HTTP_X_FORWARDED_FOR" (empty: REMOTE_ADDR),
+# and how many proxies of ours append to it: the client's address is that many values from the right.
+TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_IP_HEADER and TRUSTED_PROXY_COUNT < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1 when TRUSTED_PROXY_IP_HEADER is set.")
 
 # --- Phone numbers ------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
@@ -202,8 +216,6 @@ CELERY_BEAT_SCHEDULE["consent-ledger-seal"] = {
 }
 
 # --- Public forms ---------------------------------------------------------------
-# Header holding the client IP when behind a trusted proxy, e.g. "HTTP_X_FORWARDED_FOR".
-TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
 SIGNUP_RATE_LIMIT_PER_IP = env.str("SIGNUP_RATE_LIMIT_PER_IP", default="10/h")
 SIGNUP_RATE_LIMIT_PER_PHONE = env.str("SIGNUP_RATE_LIMIT_PER_PHONE", default="3/h")
 
