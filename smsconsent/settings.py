@@ -5,6 +5,7 @@ encode, never a constant buried in the code that applies it.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "phonenumber_field",
+    "axes",
     "contacts",
     "messaging",
     "campaigns",
@@ -54,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "smsconsent.urls"
@@ -163,6 +166,21 @@ if TRUSTED_PROXY_IP_HEADER and TRUSTED_PROXY_COUNT < 1:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1 when TRUSTED_PROXY_IP_HEADER is set.")
+
+# Admin logins (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username, or from one
+# address, logins stop for AXES_COOLOFF_MINUTES, counted in the database so every web process agrees.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+# A lockout ends on time even while someone keeps trying, so an attacker can't keep staff out for good.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "smsconsent.lockout.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "contacts.services.client_ip"  # the same address rate limits and evidence use
+AXES_VERBOSE = False  # no banner on every command; lockouts are still logged as warnings
 
 # --- Phone numbers ------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
