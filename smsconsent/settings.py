@@ -208,6 +208,10 @@ PERMISSIONS_POLICY = {
                     "microphone", "midi", "payment", "usb", "browsing-topics", "interest-cohort")
 }  # fmt: skip
 
+# Error pages and mailed error reports mask passwords inside URLs (REDIS_URL, the broker, the cache)
+# as well as the settings Django already hides by name.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "smsconsent.error_reports.UrlPasswordSafeExceptionReporterFilter"
+
 # --- Phone numbers ------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
 PHONENUMBER_DB_FORMAT = "E164"
@@ -233,11 +237,22 @@ STATUS_CALLBACK_BASE_URL = env.str("STATUS_CALLBACK_BASE_URL", default="").rstri
 
 # --- Consent and privacy rules (compliance.md) --------------------------------
 SUPPRESSION_HMAC_KEY = env.str("SUPPRESSION_HMAC_KEY", default="")
+# Phone numbers are few enough to try them all: the key is what keeps the list's fingerprints from
+# being reversed, so production needs a long random one.
+SUPPRESSION_HMAC_KEY_MIN_LENGTH = 32
 if not SUPPRESSION_HMAC_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("SUPPRESSION_HMAC_KEY must be set when DEBUG=0.")
+elif not DEBUG and len(SUPPRESSION_HMAC_KEY) < SUPPRESSION_HMAC_KEY_MIN_LENGTH:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"SUPPRESSION_HMAC_KEY must be at least {SUPPRESSION_HMAC_KEY_MIN_LENGTH} characters when DEBUG=0 "
+        f"(it has {len(SUPPRESSION_HMAC_KEY)}); a short key lets anyone who sees the suppression list recover "
+        "the numbers. Generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\""
+    )
     # Derived, so a DEBUG process keeps stable digests across restarts when SECRET_KEY is set.
     import hashlib
 
