@@ -135,7 +135,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `manage.py collectstatic --noinput` fills it; with DEBUG=0 whitenoise serves it (and only it).
+STATIC_ROOT = BASE_DIR / env.str("STATIC_ROOT", default="var/static")  # relative to the project, or absolute
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
