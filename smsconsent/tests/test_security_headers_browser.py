@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from campaigns.models import Campaign, CampaignStatus
+from campaigns.tests.test_admin import PASSWORD
+from campaigns.tests.test_admin_browser import login
 from contacts.models import ConsentMethod
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
@@ -14,9 +16,6 @@ from messaging.models import MessageKind, MessageStatus, OutboundMessage
 from testing.browser import DESKTOP, PHONE, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-PASSWORD = "a-long-test-password-for-csp"
-
 
 class Violations:
     """CSP violations, script errors and failed loads a page had while the steps ran."""
@@ -42,14 +41,6 @@ class Violations:
         # Browsers ask for /favicon.ico on their own; the admin has none.
         if response.status >= 400 and response.status not in expected_statuses and "/favicon.ico" not in response.url:
             self.seen.append(f"{response.status}: {response.url}")
-
-
-def _login(page, base, username):
-    page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
 
 
 def test_admin_pages_run_under_the_policy_with_no_violation(browser, live_server):
@@ -84,7 +75,7 @@ def test_admin_pages_run_under_the_policy_with_no_violation(browser, live_server
         from playwright.sync_api import expect
 
         violations = Violations(page)
-        _login(page, base, "root")
+        login(page, live_server, "root")
         for path, text in pages:
             page.goto(base + path)
             page.wait_for_load_state("networkidle")

@@ -2,41 +2,21 @@
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from contacts.models import ConsentEvent
 from contacts.services import client_ip
-from signup.tests.conftest import form_data
+
+from .conftest import form_data
 
 pytestmark = pytest.mark.django_db
 
 MID_WINDOW = "2026-06-15 12:20:00Z"  # rate-limit windows are fixed hours: stay inside one
 
 
-@pytest.fixture(autouse=True)
-def _empty_rate_limit_counters():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def eager_celery():
-    from smsconsent.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 @time_machine.travel(MID_WINDOW, tick=False)
 def test_forged_forwarded_for_values_neither_escape_the_limit_nor_become_evidence(
-    client, settings, eager_celery, django_capture_on_commit_callbacks
+    client, program, settings, eager_celery, django_capture_on_commit_callbacks
 ):
-    from contacts.tests.factories import make_program
-
-    program = make_program(slug="deals")
     settings.TRUSTED_PROXY_IP_HEADER = "HTTP_X_FORWARDED_FOR"
     settings.SIGNUP_RATE_LIMIT_PER_IP = "10/h"
     settings.SIGNUP_RATE_LIMIT_PER_PHONE = "0/h"  # this test is about the address alone
