@@ -11,8 +11,10 @@ from django.shortcuts import get_object_or_404
 from django.template import TemplateSyntaxError
 from django.views.decorators.http import require_GET, require_POST
 
+from messaging.segments import segment_info
+
 from .models import Campaign
-from .rendering import contact_fields, message_compose, segment_info
+from .rendering import contact_fields, message_compose
 from .selectors import (
     EXCLUSION_REASONS,
     PROGRESS_LABELS,

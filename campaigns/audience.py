@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts.models import Contact, Subscription
 from contacts.selectors import BLOCK_LABELS, SendRefs, consent_sendable_q, send_blockers
+from smsconsent.control_characters import json_nul_free
 
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
@@ -20,7 +21,7 @@ def attribute_filters_validate(filters: dict) -> dict:
             raise ValidationError(f"“{key}” is not a valid attribute name (letters, digits and _ only).")
         if isinstance(value, (dict, list)):
             raise ValidationError(f"Attribute “{key}” must be matched against a single value.")
-    return filters
+    return json_nul_free(filters)
 
 
 def audience_base(*, program, tag_ids=(), attribute_filters=None) -> QuerySet:

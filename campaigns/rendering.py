@@ -6,50 +6,26 @@ another template or anything else in the product.
 """
 
 import re
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
 from django.template.base import VariableNode
 
 # Loaders empty: {% include %} and {% extends %} find nothing. Autoescape off: this is SMS, not HTML.
 _ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False, string_if_invalid="")
+# Only tags that work on the body's own context. The other built-ins reach outside it: {% debug %}
+# prints the process's modules and paths, {% url %} the URL map, {% now %} the server's clock,
+# {% load %}, {% include %} and {% extends %} other code and templates.
+_BODY_TAGS = ("if", "for", "with", "firstof", "cycle", "ifchanged", "spaceless", "filter", "comment", "verbatim",
+              "templatetag", "autoescape")  # fmt: skip
+_BODY_LIBRARY = Library()
+_BODY_LIBRARY.filters.update(defaultfilters.register.filters)
+_BODY_LIBRARY.tags.update({name: defaulttags.register.tags[name] for name in _BODY_TAGS})
+_ENGINE.template_builtins = [_BODY_LIBRARY]
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "attributes")
 _STOP = re.compile(r"\bSTOP\b")
-
-# GSM 03.38 basic character set, and the extension table whose characters take two septets.
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = set("^{}\\[~]|€\f")
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    encoding: str  # "GSM-7" or "UCS-2"
-    characters: int  # as the carrier counts them: septets for GSM-7, UTF-16 code units for UCS-2
-    segments: int
-    non_gsm: list[str] = field(default_factory=list)  # the characters that forced UCS-2, in order of appearance
-
-
-def segment_info(text: str) -> SegmentInfo:
-    """Encoding, length and segment count of `text` as carriers bill it (one non-GSM char makes it all UCS-2)."""
-    non_gsm = list(dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION))
-    if non_gsm:
-        # Characters outside the Basic Multilingual Plane (most emoji) take two UTF-16 code units.
-        units = len(text.encode("utf-16-le")) // 2
-        return SegmentInfo("UCS-2", units, _segments(units, single=70, part=67), non_gsm)
-    septets = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
-    return SegmentInfo("GSM-7", septets, _segments(septets, single=160, part=153), [])
-
-
-def _segments(length: int, *, single: int, part: int) -> int:
-    if length == 0:
-        return 0
-    return 1 if length <= single else -(-length // part)
 
 
 def contact_fields(contact) -> dict:

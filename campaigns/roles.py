@@ -9,9 +9,9 @@ ROLE_PERMISSIONS = {
         "campaigns.view_staterule",
     ],
     "Support agents": ["campaigns.view_campaign"],
+    # Auditors read everything and change nothing, state rules included: they check the rules, not set them.
     "Compliance auditors": [
         "campaigns.view_campaign",
         "campaigns.view_staterule",
-        "campaigns.change_staterule",
     ],
 }

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from smsconsent.control_characters import json_nul_free
+
 from .models import Contact, Program, SubscriptionStatus, SuppressedNumber
 from .phones import phone_e164
 from .services import ConsentOnBehalf
@@ -32,6 +34,9 @@ class ContactAdminForm(forms.ModelForm):
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
+
+    def clean_attributes(self):
+        return json_nul_free(self.cleaned_data["attributes"])
 
     def clean_phone(self):
         phone = self.cleaned_data["phone"]

@@ -4,6 +4,7 @@ Every consent change appends a ledger event and updates `Subscription` in the
 same transaction, so the current state can never disagree with the evidence.
 """
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -374,12 +375,25 @@ class EvidenceFromRequest:
 
 
 def client_ip(request) -> str:
-    """The client's address, trusting a proxy header only when one is configured."""
+    """The client's address: for rate limits, login lockouts and consent evidence alike.
+
+    Behind TRUSTED_PROXY_COUNT proxies of ours, each appending the address it was called from to
+    TRUSTED_PROXY_IP_HEADER, the client's address is that many values from the right. Whatever
+    stands left of it came from the client, who can write anything there.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
     header = settings.TRUSTED_PROXY_IP_HEADER
-    if header and request.META.get(header):
-        # X-Forwarded-For: client, proxy1, proxy2 — the left-most is the client.
-        return request.META[header].split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    if not header:
+        return remote
+    values = [value.strip() for value in request.META.get(header, "").split(",") if value.strip()]
+    if not values:
+        return remote
+    # Fewer values than proxies: the request skipped a proxy, and every value there was added by ours.
+    candidate = values[-min(settings.TRUSTED_PROXY_COUNT, len(values))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:  # a proxy that writes something else is misconfigured; don't store it as evidence
+        return remote
 
 
 def evidence_from_request(request) -> EvidenceFromRequest:

@@ -5,6 +5,7 @@ encode, never a constant buried in the code that applies it.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "phonenumber_field",
+    "axes",
+    "csp",
     "contacts",
     "messaging",
     "campaigns",
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "smsconsent.control_characters.ControlCharactersMiddleware",  # NUL refused, other controls removed
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "smsconsent.urls"
@@ -129,7 +136,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# `manage.py collectstatic --noinput` fills it; with DEBUG=0 whitenoise serves it (and only it).
+STATIC_ROOT = BASE_DIR / env.str("STATIC_ROOT", default="var/static")  # relative to the project, or absolute
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -142,13 +150,69 @@ STORAGES = {
 # --- Security (production) ----------------------------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Behind a proxy, admin logins, security headers, error reports ------------------
+# Trust a proxy's header only when one is configured: otherwise any client could send it.
+# The header a TLS-terminating proxy sets to "https", e.g. HTTP_X_FORWARDED_PROTO (empty: no proxy sets one).
+TRUSTED_PROXY_PROTO_HEADER = env.str("TRUSTED_PROXY_PROTO_HEADER", default="")
+if TRUSTED_PROXY_PROTO_HEADER:
+    SECURE_PROXY_SSL_HEADER = (TRUSTED_PROXY_PROTO_HEADER, "https")
+# Header holding the client IP when behind trusted proxies, e.g. "HTTP_X_FORWARDED_FOR" (empty: REMOTE_ADDR),
+# and how many proxies of ours append to it: the client's address is that many values from the right.
+TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_IP_HEADER and TRUSTED_PROXY_COUNT < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1 when TRUSTED_PROXY_IP_HEADER is set.")
+
+# Admin logins (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username, or from one
+# address, logins stop for AXES_COOLOFF_MINUTES, counted in the database so every web process agrees.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+# A lockout ends on time even while someone keeps trying, so an attacker can't keep staff out for good.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "smsconsent.lockout.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "contacts.services.client_ip"  # the same address rate limits and evidence use
+AXES_VERBOSE = False  # no banner on every command; lockouts are still logged as warnings
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else only from this site; no inline
+# code, no framing, forms post only here. The admin, the campaign and program pages and the public forms fit.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
+# Powerful browser features nobody here needs are switched off for every page and frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in ("accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+                    "microphone", "midi", "payment", "usb", "browsing-topics", "interest-cohort")
+}  # fmt: skip
+
+# Error pages and mailed error reports mask passwords inside URLs (REDIS_URL, the broker, the cache)
+# as well as the settings Django already hides by name.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "smsconsent.error_reports.UrlPasswordSafeExceptionReporterFilter"
 
 # --- Phone numbers ------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
@@ -175,11 +239,22 @@ STATUS_CALLBACK_BASE_URL = env.str("STATUS_CALLBACK_BASE_URL", default="").rstri
 
 # --- Consent and privacy rules (compliance.md) --------------------------------
 SUPPRESSION_HMAC_KEY = env.str("SUPPRESSION_HMAC_KEY", default="")
+# Phone numbers are few enough to try them all: the key is what keeps the list's fingerprints from
+# being reversed, so production needs a long random one.
+SUPPRESSION_HMAC_KEY_MIN_LENGTH = 32
 if not SUPPRESSION_HMAC_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("SUPPRESSION_HMAC_KEY must be set when DEBUG=0.")
+elif not DEBUG and len(SUPPRESSION_HMAC_KEY) < SUPPRESSION_HMAC_KEY_MIN_LENGTH:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"SUPPRESSION_HMAC_KEY must be at least {SUPPRESSION_HMAC_KEY_MIN_LENGTH} characters when DEBUG=0 "
+        f"(it has {len(SUPPRESSION_HMAC_KEY)}); a short key lets anyone who sees the suppression list recover "
+        "the numbers. Generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\""
+    )
     # Derived, so a DEBUG process keeps stable digests across restarts when SECRET_KEY is set.
     import hashlib
 
@@ -234,8 +309,6 @@ if LEDGER_SEAL_QUEUE:
     CELERY_BEAT_SCHEDULE["consent-ledger-seal"]["options"]["queue"] = LEDGER_SEAL_QUEUE
 
 # --- Public forms ---------------------------------------------------------------
-# Header holding the client IP when behind a trusted proxy, e.g. "HTTP_X_FORWARDED_FOR".
-TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
 SIGNUP_RATE_LIMIT_PER_IP = env.str("SIGNUP_RATE_LIMIT_PER_IP", default="10/h")
 SIGNUP_RATE_LIMIT_PER_PHONE = env.str("SIGNUP_RATE_LIMIT_PER_PHONE", default="3/h")
 

@@ -1,8 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from campaigns.rendering import campaign_render, message_compose, segment_info
+from campaigns.rendering import campaign_render, message_compose
 from contacts.tests.factories import make_contact, make_program
+from messaging.segments import segment_info
 
 pytestmark = pytest.mark.smoke
 

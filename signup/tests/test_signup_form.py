@@ -297,6 +297,7 @@ def test_trusted_proxy_header_gives_the_client_ip(
     client, program, settings, eager_celery, django_capture_on_commit_callbacks
 ):
     settings.TRUSTED_PROXY_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.TRUSTED_PROXY_COUNT = 2  # a load balancer, then a proxy on the web host
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/join/deals/", form_data(program), HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1")
     assert ConsentEvent.objects.get().evidence["ip"] == "203.0.113.9"
