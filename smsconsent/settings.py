@@ -13,7 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-
 class _Env(environ.Env):
     """`environ.Env` that refuses, naming the variable, a value its setting can't hold.
 
