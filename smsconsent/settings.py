@@ -29,7 +29,7 @@ class _Env(environ.Env):
         try:
             return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
         except ValueError:
-            expected = {int: "a whole number", float: "a number"}.get(cast, "a list of numbers")
+            expected = "a list of numbers" if isinstance(cast, list) else {int: "a whole number"}.get(cast, "a number")
             raise ImproperlyConfigured(f"{var}={raw!r} is not {expected}.") from None
 
 
@@ -306,4 +306,5 @@ SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
 # --- Development phone (devphone) ------------------------------------------------------
 # A page under the admin that plays a person's phone: it shows the texts sent to a number and posts
 # replies to /sms/inbound/, signed like Twilio. It forges consent, so it is never on in production.
-DEV_PHONE_ENABLED = env.bool("DEV_PHONE_ENABLED", default=DEBUG)
+# Empty (as in .env.example) means "as DEBUG".
+DEV_PHONE_ENABLED = env.bool("DEV_PHONE_ENABLED") if env.str("DEV_PHONE_ENABLED", default="") else DEBUG
