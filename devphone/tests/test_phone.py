@@ -234,11 +234,3 @@ def test_a_webhook_that_does_not_answer_is_reported_not_a_500(client, login_as, 
     answer = _reply(client, "YES")
     assert answer.status_code == 502
     assert "Nothing answered at http://127.0.0.1:9/sms/inbound/" in answer.json()["error"]
-
-
-@pytest.mark.django_db
-def test_the_admin_header_links_the_phone_and_no_longer_offers_a_view_site_404(client, login_as, phone_settings):
-    login_as()
-    header = client.get("/admin/").content.decode()
-    assert '<a href="/admin/phone/">Phone (development)</a>' in header
-    assert "View site" not in header
