@@ -2,8 +2,6 @@
 
 import pytest
 
-from testing.users import login_as  # noqa: F401  (fixture)
-
 pytestmark = pytest.mark.django_db
 
 

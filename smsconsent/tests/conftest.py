@@ -1,0 +1,1 @@
+from testing.users import login_as  # noqa: F401  (fixture)
