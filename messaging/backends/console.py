@@ -1,20 +1,18 @@
 """The development backend: prints each text on one line of its own; the admin's outbox shows them too."""
 
-import itertools
 import sys
 import uuid
 
 from .base import BaseBackend, OutgoingSMS, SendResult
 
-_counter = itertools.count(1)
 # A text is the one thing `make run` exists to show, so it is bold where a terminal can show that.
 _BOLD, _PLAIN = "\033[1m", "\033[0m"
 
 
-def console_line(sms: OutgoingSMS, *, number: int, sid: str) -> str:
-    """`SMS #3 to +14155550101: Acme Deals: … [SMconsole…]`, the body's line breaks shown as ⏎."""
+def console_line(sms: OutgoingSMS, *, sid: str) -> str:
+    """`SMS to +14155550101: Acme Deals: … ⏎ Reply STOP to opt out  [SMconsole…]`: line breaks shown as ⏎."""
     body = " ⏎ ".join(sms.body.splitlines()) if sms.body else "(empty)"
-    return f"SMS #{number} to {sms.to}: {body}  [{sid}]"
+    return f"SMS to {sms.to}: {body}  [{sid}]"
 
 
 class ConsoleBackend(BaseBackend):
@@ -26,7 +24,7 @@ class ConsoleBackend(BaseBackend):
         # Celery replaces sys.stdout with a logger that prefixes every line and obeys the worker's
         # log level; the process's own stdout keeps the text on one clean line in any log level.
         stream = self.stream or sys.__stdout__ or sys.stdout
-        line = console_line(sms, number=next(_counter), sid=sid)
+        line = console_line(sms, sid=sid)
         if _is_terminal(stream):
             line = _BOLD + line + _PLAIN
         stream.write(line + "\n")
