@@ -62,7 +62,7 @@ def phone_page(request):
         **admin.site.each_context(request),
         "title": _("Phone (development)"),
         "number": number,
-        "number_input": raw,
+        "number_input": number or raw,
         "number_error": number_error,
         "numbers": phone_numbers_recent(),
         "items": phone_thread(number=number) if number else [],
