@@ -1,13 +1,10 @@
 """The development phone: what it shows, what it posts, and that production never serves it."""
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
+from django.test import Client, override_settings
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -23,6 +20,8 @@ from devphone.services import inbound_params
 from devphone.tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from messaging.models import InboundClassification, InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from messaging.segments import segment_count
+from smsconsent.tests.test_settings import PRODUCTION_ENV, _manage
+from testing.users import staff_user_make
 
 PHONE = "+14155550163"
 PAGE, THREAD, REPLY = "/admin/phone/", "/admin/phone/thread/", "/admin/phone/reply/"
@@ -63,6 +62,13 @@ def test_production_settings_leave_the_phone_off_and_refuse_its_urls():
     assert done.stdout.split()[-4:] == ["False", "404", "404", "404"]
 
 
+def test_an_empty_dev_phone_setting_means_as_debug():
+    probe = "from django.conf import settings; print(settings.DEV_PHONE_ENABLED)"
+    for debug, expected in (("1", "True"), ("0", "False")):
+        done = _manage("shell", "-c", probe, env={**_production_env(), "DEBUG": debug, "DEV_PHONE_ENABLED": ""})
+        assert done.stdout.split()[-1] == expected, done.stderr
+
+
 def test_the_phone_is_on_in_production_only_when_set_explicitly_and_the_deploy_check_says_so():
     done = _manage("check", "--deploy", env={**_production_env(), "DEV_PHONE_ENABLED": "1"})
     assert "devphone.W001" in done.stdout + done.stderr
@@ -71,24 +77,16 @@ def test_the_phone_is_on_in_production_only_when_set_explicitly_and_the_deploy_c
 
 
 def _production_env() -> dict:
-    return {
-        "DEBUG": "0",
-        "SECRET_KEY": "a-long-random-production-secret-key-for-this-test-only-0123456789abcdef",
-        "SUPPRESSION_HMAC_KEY": "another-long-random-key-for-the-suppression-list-0123456789",
-        "LEDGER_HMAC_KEY": "a-third-long-random-key-for-the-consent-ledger-0123456789",
-        "ALLOWED_HOSTS": "testserver",
-        "DATABASE_URL": "sqlite:///:memory:",
-        "REDIS_URL": "redis://127.0.0.1:6379/15",
-        "SMS_BACKEND": "console",
-    }
+    # An in-memory database: these requests are refused before any would be opened.
+    return {**PRODUCTION_ENV, "ALLOWED_HOSTS": "testserver", "DATABASE_URL": "sqlite:///:memory:"}
 
 
-def _manage(*args, env: dict) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SMSCONSENT_NETWORK_GUARD_LOG")}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**base, **env},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+@pytest.mark.django_db
+def test_a_reply_without_the_csrf_token_is_refused(phone_settings):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user_make(superuser=True))
+    assert client.post(REPLY, {"number": PHONE, "body": "YES"}, **JSON).status_code == 403
+    assert not InboundMessage.objects.exists()
 
 
 @pytest.mark.django_db
@@ -142,9 +140,7 @@ def test_a_quick_reply_without_javascript_posts_its_word_and_comes_back_to_the_t
 @given(body=st.text(min_size=1, max_size=400).filter(lambda s: "\x00" not in s))
 @hypothesis_settings(max_examples=50, deadline=None)
 def test_inbound_params_carry_twilios_fields_and_a_signature_that_verifies(body):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(settings, "TWILIO_ACCOUNT_SID", ACCOUNT_SID, raising=False)
-        patch.setattr(settings, "TWILIO_FROM_NUMBER", FROM_NUMBER, raising=False)
+    with override_settings(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM_NUMBER):
         params = inbound_params(from_number=PHONE, body=body)
     sid = params["MessageSid"]
     assert re.fullmatch(r"SM[0-9a-f]{32}", sid) and params["SmsSid"] == params["SmsMessageSid"] == sid
@@ -156,8 +152,7 @@ def test_inbound_params_carry_twilios_fields_and_a_signature_that_verifies(body)
 
 
 def test_each_reply_gets_a_new_message_sid():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(settings, "TWILIO_FROM_NUMBER", FROM_NUMBER, raising=False)
+    with override_settings(TWILIO_FROM_NUMBER=FROM_NUMBER):
         sids = {inbound_params(from_number=PHONE, body="YES")["MessageSid"] for _ in range(50)}
     assert len(sids) == 50
 
