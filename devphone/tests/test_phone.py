@@ -211,9 +211,16 @@ def test_bad_numbers_and_empty_replies_get_clear_errors_and_post_nothing(client,
 
 
 @pytest.mark.django_db
-def test_the_phone_refuses_to_forge_replies_when_texts_go_to_real_phones(client, login_as, phone_settings):
-    phone_settings.SMS_BACKEND = "twilio"
-    phone_settings.TWILIO_API_BASE_URL = "https://api.twilio.com"
+@pytest.mark.parametrize(
+    ("backend", "api"),
+    [("twilio", "https://api.twilio.com"), ("messaging.backends.twilio.TwilioBackend", "https://edge.us1.twilio.com"),
+     ("thirdparty.sms.Backend", "")],  # a backend nobody here knows may reach real phones too
+)  # fmt: skip
+def test_the_phone_refuses_to_forge_replies_when_texts_go_to_real_phones(
+    client, login_as, phone_settings, backend, api
+):
+    phone_settings.SMS_BACKEND = backend
+    phone_settings.TWILIO_API_BASE_URL = api
     login_as(superuser=True)
     assert "Texts go to real phones" in client.get(PAGE, {"number": PHONE}).content.decode()
     answer = _reply(client, "YES")
