@@ -37,7 +37,7 @@ def twilio_settings_check(app_configs=None, **kwargs):
 
 # --- Setting values, checked at start ---------------------------------------------------------------
 # A value that would only fail when first used (a rate limit of "1000", a time zone nobody knows) is an
-# error at start instead. Each app checks the settings it owns with these helpers (its `checks.py`);
+# error at start instead. Each app checks the settings it owns with the functions below (its `checks.py`);
 # values that can't even be read as their type stop the process while settings load.
 
 
