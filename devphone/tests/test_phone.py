@@ -16,6 +16,7 @@ from contacts.roles import SUPPORT_AGENTS
 from contacts.selectors import subscription_status
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
+from devphone.selectors import _REPLIES_ARE_MESSAGES
 from devphone.services import inbound_params
 from devphone.tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from messaging.models import InboundClassification, InboundMessage, MessageKind, MessageStatus, OutboundMessage
@@ -119,10 +120,10 @@ def test_a_reply_goes_through_the_signed_webhook_and_stops_the_texts(client, log
     assert params["SmsSid"] == params["SmsMessageSid"] == params["MessageSid"] == stored.sid
     assert (params["AccountSid"], params["From"], params["To"]) == (ACCOUNT_SID, PHONE, FROM_NUMBER)
     assert (params["NumMedia"], params["NumSegments"], params["SmsStatus"]) == ("0", "1", "received")
-    # The webhook's TwiML answer shows in the thread, after the STOP.
-    messages = client.get(THREAD, {"number": PHONE}).json()["messages"]
-    assert [(m["direction"], m["kind"]) for m in messages] == [("in", "inbound"), ("out", "reply")]
-    assert "STOP" in messages[0]["body"] and messages[1]["body"]
+    # The webhook's answer shows in the thread, after the STOP.
+    stop, answer = client.get(THREAD, {"number": PHONE}).json()["messages"]
+    assert (stop["direction"], stop["body"]) == ("in", "STOP")
+    assert answer["direction"] == "out" and "unsubscribed" in answer["body"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -171,9 +172,9 @@ def test_the_thread_shows_texts_both_ways_oldest_first_with_status_and_kind(clie
     OutboundMessage.objects.filter(pk=confirm.pk).update(created_at=now - timedelta(minutes=3))
     InboundMessage.objects.create(
         sid="SM" + "1" * 32, from_number=PHONE, to_number=FROM_NUMBER, body="yes", contact=contact,
-        classification=InboundClassification.OPT_IN, effect="confirmed deals", reply="You're in!",
-        received_at=now - timedelta(minutes=2),
+        classification=InboundClassification.OPT_IN, effect="confirmed deals", received_at=now - timedelta(minutes=2),
     )  # fmt: skip
+    # To the number, though to no contact (a test send to a staff phone, a HELP reply to a stranger).
     OutboundMessage.objects.create(
         kind=MessageKind.TEST, to=PHONE, body="Test: spring sale", status=MessageStatus.PENDING
     )
@@ -185,14 +186,31 @@ def test_the_thread_shows_texts_both_ways_oldest_first_with_status_and_kind(clie
     assert [(m["direction"], m["kind"], m["status"], m["body"]) for m in messages] == [
         ("out", "confirm", "sent", "Reply YES to join"),
         ("in", "inbound", "opt_in", "yes"),
-        ("out", "reply", "replied", "You're in!"),
         ("out", "test", "pending", "Test: spring sale"),
     ]
     assert messages[0]["label"] == "Opt-in confirmation · Sent"
     assert messages[1]["label"] == "Opt-in again / confirm · confirmed deals"
     page = client.get(PAGE, {"number": PHONE}).content.decode()
-    assert page.index("Reply YES to join") < page.index("You&#x27;re in!") < page.index("Test: spring sale")
+    assert page.index("Reply YES to join") < page.index("yes") < page.index("Test: spring sale")
     assert f"/admin/contacts/contact/{contact.pk}/change/" in page
+
+
+@pytest.mark.django_db
+def test_each_reply_in_the_webhooks_answer_shows_once_right_after_the_text_it_answers(client, login_as, phone_settings):
+    contact = make_contact(PHONE)
+    inbound = InboundMessage.objects.create(
+        sid="SM" + "2" * 32, from_number=PHONE, to_number=FROM_NUMBER, body="HELP", contact=contact,
+        classification=InboundClassification.HELP, effect="help", reply="Acme: help at acme.test",
+        received_at=timezone.now(),
+    )  # fmt: skip
+    if _REPLIES_ARE_MESSAGES:  # the reply is also an outbound message of its own
+        OutboundMessage.objects.create(
+            kind=MessageKind.CONFIRMATION, contact=contact, to=PHONE, body="Acme: help at acme.test",
+            status=MessageStatus.SENT, in_reply_to=inbound,
+        )  # fmt: skip
+    login_as()
+    messages = client.get(THREAD, {"number": PHONE}).json()["messages"]
+    assert [(m["direction"], m["body"]) for m in messages] == [("in", "HELP"), ("out", "Acme: help at acme.test")]
 
 
 @pytest.mark.django_db
