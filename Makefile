@@ -25,6 +25,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
 
+# `make run RUN_PORT=8100` serves another port; the database and the development keys live in var/.
 run: $(VENV)/.installed
 	scripts/run.sh
 

@@ -7,4 +7,5 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         # The state rules' admin lives apart from the campaign screens; importing it registers it.
-        from . import admin_rules  # noqa: F401
+        # Its checks of the settings this app owns are registered the same way.
+        from . import admin_rules, checks  # noqa: F401

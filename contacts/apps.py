@@ -12,3 +12,5 @@ class ContactsConfig(AppConfig):
         # Once per migrate (contacts' own post_migrate), after which every app's permissions exist.
         post_migrate.connect(roles_post_migrate, sender=self, dispatch_uid="smsconsent.roles_sync")
         import smsconsent.checks  # noqa: F401  (registers the project's system checks)
+
+        from . import checks  # noqa: F401  (registers the checks of the settings this app owns)

@@ -17,6 +17,11 @@ HOST=127.0.0.1
 PORT="${RUN_PORT:-8000}"
 mkdir -p var
 
+# Keys made once under var/ and shared by every process below and every restart; development Twilio
+# values so the phone's signed replies verify; PUBLIC_BASE_URL on this port (scripts/dev_env.py).
+dev_env=$("$PY" scripts/dev_env.py --port "$PORT")
+eval "$dev_env"
+
 children=()
 cleanup() {
   trap - EXIT INT TERM
@@ -62,9 +67,10 @@ fi
 login=$("$PY" manage.py seed_demo --if-empty)
 
 # --- Background workers, then the web server in the foreground -------------------------------------
-"$CELERY" -A smsconsent worker --loglevel=INFO --concurrency=2 -n "worker.$$@%h" &
+# At WARNING: their heartbeat lines would bury the texts, which the console backend prints on lines of their own.
+"$CELERY" -A smsconsent --quiet worker --loglevel=WARNING --concurrency=2 -n "worker.$$@%h" &
 children+=($!)
-"$CELERY" -A smsconsent beat --loglevel=INFO --schedule var/celerybeat-schedule &
+"$CELERY" -A smsconsent --quiet beat --loglevel=WARNING --schedule var/celerybeat-schedule &
 children+=($!)
 
 cat <<EOT
@@ -72,6 +78,8 @@ cat <<EOT
   smsconsent is starting on http://$HOST:$PORT/
   Admin:  http://$HOST:$PORT/admin/
   $login
+  Phone:  http://$HOST:$PORT/admin/phone/  (a person's phone in the browser: read texts, reply YES or STOP)
+  Sign-up page: http://$HOST:$PORT/join/deals/
   SMS backend: $("$PY" -c 'from django.conf import settings; import django, os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsconsent.settings"); django.setup(); print(settings.SMS_BACKEND)')
   Ctrl-C stops the web server, the worker and beat.
 

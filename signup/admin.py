@@ -10,7 +10,7 @@ from django.db import models
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -79,6 +79,13 @@ class ProgramAdmin(admin.ModelAdmin):
         (_("How people opt in"), {"fields": ["double_opt_in", "age_gated", "minimum_age"]}),
         (_("History"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "slug":
+            # The admin shows help texts as HTML, where the model's "/join/<slug>/" read "/join//".
+            field.help_text = escape(db_field.help_text)
+        return field
 
     def get_changeform_initial_data(self, request):
         return {"minimum_age": settings.CONSENT_MINIMUM_AGE_DEFAULT, **super().get_changeform_initial_data(request)}

@@ -6,3 +6,6 @@ class SignupConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "signup"
     verbose_name = _("Public sign-up")
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the checks of the settings this app owns)

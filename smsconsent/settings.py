@@ -9,10 +9,32 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):
+    """`environ.Env` that refuses, naming the variable, a value its setting can't hold.
+
+    A price of "abc" or a flag of "of" must stop every process at start (web, worker, beat),
+    not become a 500 on the first request or, worse, quietly read as "off".
+    """
+
+    _BOOL_WORDS = {*environ.Env.BOOLEAN_TRUE_STRINGS, "false", "off", "no", "n", "0", ""}
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        raw = self.ENVIRON.get(f"{self.prefix}{var}")
+        if cast is bool and raw is not None and raw.strip().lower() not in self._BOOL_WORDS:
+            raise ImproperlyConfigured(f"{var}={raw!r} is not a yes/no value: use 1 or 0.")
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError:
+            expected = "a list of numbers" if isinstance(cast, list) else {int: "a whole number"}.get(cast, "a number")
+            raise ImproperlyConfigured(f"{var}={raw!r} is not {expected}.") from None
+
+
+env = _Env()
 # A local `.env` is a convenience for development; the process environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -32,6 +54,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "devphone",  # before the admin: it adds its link to the admin's header
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -334,6 +357,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# runserver's line per request ("GET /admin/ 200"); `make run` keeps only warnings and errors (4xx, 5xx),
+# so the development phone's polling doesn't bury the texts.
+LOGGING.setdefault("loggers", {})["django.server"] = {
+    "handlers": ["console"], "level": env.str("LOG_LEVEL_REQUESTS", default="INFO"), "propagate": False,
+}  # fmt: skip
 
 # --- Two-way SMS: provider errors, retries, replies (messaging) ----------------------
 # Twilio error codes by what they mean for us (compliance.md §5); anything else is permanent.
@@ -421,3 +449,9 @@ CELERY_BEAT_SCHEDULE["messaging-inbound-backstop"] = {
     "schedule": INBOUND_BACKSTOP_SECONDS,
     "options": {"expires": INBOUND_BACKSTOP_SECONDS},
 }
+
+# --- Development phone (devphone) ------------------------------------------------------
+# A page under the admin that plays a person's phone: it shows the texts sent to a number and posts
+# replies to /sms/inbound/, signed like Twilio. It forges consent, so it is never on in production.
+# Empty (as in .env.example) means "as DEBUG".
+DEV_PHONE_ENABLED = env.bool("DEV_PHONE_ENABLED") if env.str("DEV_PHONE_ENABLED", default="") else DEBUG

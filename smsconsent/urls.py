@@ -6,9 +6,11 @@ from .health import healthz
 admin.site.site_header = "smsconsent"
 admin.site.site_title = "smsconsent"
 admin.site.index_title = "SMS marketing with proof of consent"
+admin.site.site_url = None  # no public home page: "View site" led to a 404
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/phone/", include("devphone.urls")),  # before the admin's catch-all; 404 unless DEV_PHONE_ENABLED
     path("admin/", admin.site.urls),
     path("sms/", include("messaging.urls")),
     path("join/", include("signup.urls")),
