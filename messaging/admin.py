@@ -6,9 +6,11 @@ searches that hit an index (numbers and SIDs, not free text).
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -28,7 +30,7 @@ from .models import (
     ReviewItem,
 )
 from .selectors import keywords_cache_clear, keywords_current, keywords_without
-from .services import inbound_review_dismiss, inbound_review_opt_out
+from .services import inbound_reply_by_staff, inbound_review_dismiss, inbound_review_opt_out
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -90,9 +92,21 @@ def _why(obj) -> str:
     return format_html('<span title="{}">{}</span>', text, short)
 
 
+class StaffReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Your reply"),
+        max_length=1600,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("Goes to the person as a text from our number, recorded with your user name. Not sent to a "
+                    "number that opted out of everything or is on the do-not-text list."),
+    )  # fmt: skip
+
+
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "from_number", "body", "classification", "why", "effect", "review_decision")
+    list_display = (
+        "received_at", "from_number", "body", "classification", "why", "effect", "review_decision", "reply_link"
+    )  # fmt: skip
     list_filter = ("classification", "review_decision")
     list_select_related = ("contact",)
     raw_id_fields = ("contact", "reviewed_by")
@@ -109,6 +123,43 @@ class InboundMessageAdmin(ReadOnlyAdmin):
     @admin.display(description=_("why"))
     def why(self, obj):
         return _why(obj)
+
+    @admin.display(description=_("reply"))
+    def reply_link(self, obj):
+        url = reverse("admin:messaging_inboundmessage_reply", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Reply"))
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return shown if self.has_reply_permission(request) else [f for f in shown if f != "reply_link"]
+
+    def has_reply_permission(self, request):
+        return request.user.has_perm("messaging.reply_inboundmessage")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("<int:pk>/reply/", view(self.reply_view), name="messaging_inboundmessage_reply"),
+                *super().get_urls()]  # fmt: skip
+
+    def reply_view(self, request, pk):
+        """A support agent answers one text; the gate decides whether it may go (see SEND_RULES["reply"])."""
+        if not self.has_reply_permission(request):
+            raise PermissionDenied
+        inbound = get_object_or_404(InboundMessage.objects.select_related("contact"), pk=pk)
+        form = StaffReplyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                inbound_reply_by_staff(message_id=inbound.pk, body=form.cleaned_data["body"], actor=request.user)
+            except ValidationError as refused:
+                form.add_error(None, refused)
+            else:
+                self.message_user(request, _("Reply to %(number)s queued.") % {"number": inbound.from_number})
+                return HttpResponseRedirect(reverse("admin:messaging_inboundmessage_changelist"))
+        thread = OutboundMessage.objects.filter(to=inbound.from_number).order_by("-id")[:5]
+        return TemplateResponse(request, "admin/messaging/inboundmessage/reply.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Reply to %s") % inbound.from_number,
+            "inbound": inbound, "form": form, "thread": thread,
+        })  # fmt: skip
 
 
 @admin.register(ReviewItem)
@@ -186,8 +237,6 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_review_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         item = get_object_or_404(InboundMessage, pk=pk)
         if service(message_id=item.pk, actor=request.user):

@@ -195,7 +195,10 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        permissions = [("review_inboundmessage", "Can decide replies in the review queue")]
+        permissions = [
+            ("review_inboundmessage", "Can decide replies in the review queue"),
+            ("reply_inboundmessage", "Can answer a text with a reply from staff"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(classification__in=InboundClassification.values), name="inbound_classification_valid"

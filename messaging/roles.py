@@ -3,10 +3,11 @@
 ROLE_PERMISSIONS = {
     # See what was sent for their campaigns.
     "Marketing staff": ["messaging.view_outboundmessage"],
-    # Read replies, decide the review queue, keep the keyword lists current.
+    # Read replies, answer them, decide the review queue, keep the keyword lists current.
     "Support agents": [
         "messaging.view_inboundmessage",
         "messaging.review_inboundmessage",
+        "messaging.reply_inboundmessage",
         "messaging.view_outboundmessage",
         "messaging.view_keywordrule",
         "messaging.add_keywordrule",

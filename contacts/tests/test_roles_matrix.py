@@ -83,6 +83,7 @@ CUSTOM_PAGES = {
     "contacts_program_preview": ("GET", {M}, 200),
     "messaging_reviewitem_opt_out": ("POST", {S}, 302),
     "messaging_reviewitem_dismiss": ("POST", {S}, 302),
+    "messaging_inboundmessage_reply": ("GET", {S}, 200),
     "campaigns_campaign_preview": ("POST", {M, S, A}, 200),  # reads only
     "campaigns_campaign_progress": ("GET", {M, S, A}, 200),
     "campaigns_campaign_send": ("GET", {M}, 200),

@@ -224,3 +224,40 @@ def test_inbound_list_detail_and_review_queue_show_the_decision_and_why(client):
     assert "one letter away" in listing
     detail = client.get(reverse("admin:messaging_inboundmessage_change", args=[message.pk])).content.decode()
     assert "Why it was classified so" in detail and "misspelling never opts out" in detail
+
+
+# --- replies from staff ---------------------------------------------------------------------------------
+
+
+def test_a_support_agent_answers_a_text_and_the_reply_is_recorded_with_their_name(client):
+    inbound, contact, _ = queued_reply(body="Do you ship to Canada?")
+    agent = staff("Support agents")
+    client.force_login(agent)
+    url = reverse("admin:messaging_inboundmessage_reply", args=[inbound.pk])
+    assert "Do you ship to Canada?" in client.get(url).content.decode()
+    response = client.post(url, {"body": "Yes, we do!"})
+    assert response.status_code == 302
+    reply = OutboundMessage.objects.get(kind=MessageKind.AGENT_REPLY)
+    assert (reply.contact, reply.in_reply_to, reply.requested_by) == (contact, inbound, agent)
+    assert reply.body == "Yes, we do!"
+    assert reply.status == "pending"
+
+
+def test_a_reply_to_someone_who_opted_out_of_everything_is_refused_with_the_reason(client):
+    inbound, contact, _ = queued_reply(body="why do you still text me")
+    from contacts.services import consent_opt_out
+
+    consent_opt_out(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "STOP"})
+    client.force_login(staff("Support agents"))
+    response = client.post(reverse("admin:messaging_inboundmessage_reply", args=[inbound.pk]), {"body": "Sorry!"})
+    assert response.status_code == 200
+    assert "Not sent: opted out" in response.content.decode()
+    assert not OutboundMessage.objects.filter(kind=MessageKind.AGENT_REPLY).exists()
+
+
+def test_only_staff_allowed_to_reply_reach_the_reply_page(client):
+    inbound, _, _ = queued_reply()
+    client.force_login(staff("Marketing staff"))
+    response = client.post(reverse("admin:messaging_inboundmessage_reply", args=[inbound.pk]), {"body": "Hi"})
+    assert response.status_code == 403
+    assert not OutboundMessage.objects.filter(kind=MessageKind.AGENT_REPLY).exists()
