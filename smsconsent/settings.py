@@ -212,6 +212,8 @@ SMS_PRICE_PER_SEGMENT = env.float("SMS_PRICE_PER_SEGMENT", default=0.0083)
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="USD")
 CAMPAIGN_BRAND_PREFIX = env.bool("CAMPAIGN_BRAND_PREFIX", default=True)
 CAMPAIGN_OPT_OUT_FOOTER = env.str("CAMPAIGN_OPT_OUT_FOOTER", default="Reply STOP to opt out")
+# The longest text one campaign message may be, brand and footer included (Twilio refuses bodies over 1,600).
+CAMPAIGN_MESSAGE_MAX_CHARACTERS = env.int("CAMPAIGN_MESSAGE_MAX_CHARACTERS", default=1600)
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=1.0)  # per sender; 0 = unlimited
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
 AUDIENCE_BATCH_SIZE = env.int("AUDIENCE_BATCH_SIZE", default=50_000)
