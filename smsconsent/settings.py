@@ -215,6 +215,9 @@ CAMPAIGN_OPT_OUT_FOOTER = env.str("CAMPAIGN_OPT_OUT_FOOTER", default="Reply STOP
 # The longest text one campaign message may be, brand and footer included (Twilio refuses bodies over 1,600).
 CAMPAIGN_MESSAGE_MAX_CHARACTERS = env.int("CAMPAIGN_MESSAGE_MAX_CHARACTERS", default=1600)
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=1.0)  # per sender; 0 = unlimited
+# How far ahead of its steady pace a sender may be granted texts (a small group at once for fast senders);
+# any second holds at most rate × (1 + this) + 1 texts. Carriers filter bursts: keep it small.
+SEND_RATE_BURST_SECONDS = env.float("SEND_RATE_BURST_SECONDS", default=0.05)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
 AUDIENCE_BATCH_SIZE = env.int("AUDIENCE_BATCH_SIZE", default=50_000)
 QUIET_HOURS_ENABLED = env.bool("QUIET_HOURS_ENABLED", default=True)
