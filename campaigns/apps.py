@@ -6,5 +6,6 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self):
-        # The state rules' admin lives apart from the campaign screens; importing it registers it.
-        from . import admin_rules  # noqa: F401
+        # The state rules' admin lives apart from the campaign screens, and the staff time zone module
+        # holds a system check: importing them registers them.
+        from . import admin_rules, staff_time  # noqa: F401
