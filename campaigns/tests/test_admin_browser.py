@@ -6,7 +6,7 @@ over real HTTP.
 """
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -318,3 +318,33 @@ def test_campaign_list_fits_a_1280_pixel_screen(browser, live_server):
     results_scroll, results_client, page_scroll = browser.run(look, viewport=DESKTOP)
     assert results_scroll <= results_client
     assert page_scroll <= DESKTOP["width"]
+
+
+def test_staff_pick_their_own_time_zone_and_the_schedule_page_follows(browser, live_server, settings):
+    settings.STAFF_TIME_ZONE = "America/New_York"
+    program = make_program()
+    opted_in(program, first_name="Ana")
+    campaign = Campaign.objects.create(name="Weekend sale", program=program, body=BODY)
+    make_staff("mia", MARKETING)
+
+    def choose_a_zone_then_schedule(page):
+        login(page, live_server, "mia")
+        page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/schedule/")
+        before = page.locator("label[for=id_send_at]").inner_text()
+        page.get_by_role("link", name="My time zone").first.click()
+        page.select_option("#id_time_zone", "America/Los_Angeles")
+        screenshot(page, "staff-time-zone")
+        page.get_by_role("button", name="Save", exact=True).click()
+        page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/schedule/")
+        after = page.locator("label[for=id_send_at]").inner_text()
+        page.fill("#id_send_at", "2031-07-04T09:00")
+        page.get_by_role("button", name=re.compile("Schedule for 1 contact")).click()
+        page.wait_for_url(re.compile(r"/change/$"))
+        return before, after, page.locator(".messagelist").inner_text()
+
+    before, after, message = browser.run(choose_a_zone_then_schedule, viewport=WIDE)
+    campaign.refresh_from_db()
+    assert before == "Send at, America/New_York (the site's time zone)"
+    assert after == "Send at, America/Los_Angeles (your time zone)"
+    assert "America/Los_Angeles (your time zone)" in message
+    assert campaign.send_at == datetime(2031, 7, 4, 16, 0, tzinfo=UTC)  # 09:00 in Los Angeles (PDT, UTC-7)
