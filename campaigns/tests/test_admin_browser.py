@@ -41,6 +41,22 @@ def sending(settings, fake_twilio, celery_processes, live_server):
     cache.clear()
 
 
+@pytest.fixture
+def draft():
+    """A draft campaign of the Acme Deals program, which has one subscriber, Ana."""
+    program = make_program(brand="Acme Deals")
+    opted_in(program, first_name="Ana")
+    return Campaign.objects.create(name="Spring sale", program=program, body=BODY)
+
+
+def start_a_campaign(page, live_server, program, name):
+    """The add page with a name and program chosen; returns the preview panel."""
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
+    page.fill("#id_name", name)
+    page.select_option("#id_program", str(program.pk))
+    return page.locator("#campaign-preview")
+
+
 def login(page, live_server, username):
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
@@ -61,10 +77,7 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     def build_preview_send_and_watch(page):
         login(page, live_server, "mia")
         # Build: the preview follows the typing.
-        page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
-        page.fill("#id_name", "Spring sale")
-        page.select_option("#id_program", str(program.pk))
-        preview = page.locator("#campaign-preview")
+        preview = start_a_campaign(page, live_server, program, "Spring sale")
         page.locator("#id_body").press_sequentially(BODY, delay=5)
         expect(preview.locator('[data-preview="sendable"]')).to_have_text("3")
         expect(preview.locator('[data-preview="total"]')).to_have_text("4")
@@ -134,10 +147,8 @@ def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(
     assert all(m["body"].startswith("Acme Deals: Hi ") for m in sending.messages())
 
 
-def test_support_agent_sees_the_campaign_but_cannot_send_it(browser, live_server, sending):
-    program = make_program()
-    opted_in(program, first_name="Ana")
-    campaign = Campaign.objects.create(name="Spring sale", program=program, body=BODY)
+def test_support_agent_sees_the_campaign_but_cannot_send_it(browser, live_server, sending, draft):
+    campaign = draft
     make_staff("sam", SUPPORT)
 
     def look_and_try_to_send(page):
@@ -175,11 +186,8 @@ def test_preview_with_a_tag_chosen_counts_what_the_confirmation_page_counts(brow
         from playwright.sync_api import expect
 
         login(page, live_server, "mia")
-        page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
-        page.fill("#id_name", "VIP preview")
-        page.select_option("#id_program", str(program.pk))
+        preview = start_a_campaign(page, live_server, program, "VIP preview")
         page.fill("#id_body", "Hi {{ first_name }}, early access for you.")
-        preview = page.locator("#campaign-preview")
         expect(preview.locator('[data-preview="sendable"]')).to_have_text("7")
         # The admin's tag picker: pick VIP in "Available tags" and move it to "Chosen tags".
         page.select_option("#id_tags_from", label="VIP")
@@ -204,11 +212,9 @@ def test_preview_with_a_tag_chosen_counts_what_the_confirmation_page_counts(brow
     assert previewed == confirmed == ("2", "0.02 USD")
 
 
-def test_a_past_send_at_never_sends_without_the_confirmation_page(browser, live_server, settings):
+def test_a_past_send_at_never_sends_without_the_confirmation_page(browser, live_server, settings, draft):
     settings.STAFF_TIME_ZONE = "America/Chicago"
-    program = make_program()
-    opted_in(program, first_name="Ana")
-    campaign = Campaign.objects.create(name="Weekend sale", program=program, body=BODY)
+    campaign = draft
     tomorrow = (timezone.now() + timedelta(days=1)).replace(second=0, microsecond=0)
     services.campaign_schedule(campaign=campaign, send_at=tomorrow, actor=None)
     make_staff("mia", MARKETING)
@@ -250,10 +256,8 @@ def test_a_past_send_at_never_sends_without_the_confirmation_page(browser, live_
     assert not OutboundMessage.objects.filter(campaign=campaign).exists()
 
 
-def test_unsaved_edits_survive_send_now(browser, live_server):
-    program = make_program(brand="Acme Deals")
-    opted_in(program, first_name="Ana")
-    campaign = Campaign.objects.create(name="Spring sale", program=program, body=BODY)
+def test_unsaved_edits_survive_send_now(browser, live_server, draft):
+    campaign = draft
     make_staff("mia", MARKETING)
 
     def edit_then_send_now(page):
@@ -271,18 +275,15 @@ def test_unsaved_edits_survive_send_now(browser, live_server):
     assert campaign.status == CampaignStatus.DRAFT  # the confirmation page still decides
 
 
-def test_empty_campaign_preview_asks_for_a_message_without_an_error(browser, live_server):
-    program = make_program()
-    opted_in(program, first_name="Ana")
+def test_empty_campaign_preview_asks_for_a_message_without_an_error(browser, live_server, draft):
+    program = draft.program
     make_staff("mia", MARKETING)
 
     def open_a_new_campaign(page):
         from playwright.sync_api import expect
 
         login(page, live_server, "mia")
-        page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
-        page.select_option("#id_program", str(program.pk))
-        preview = page.locator("#campaign-preview")
+        preview = start_a_campaign(page, live_server, program, "")
         expect(preview.locator('[data-preview="sendable"]')).to_have_text("1")
         screenshot(page, "campaign-add-empty-preview")
         errors = preview.locator('[data-preview="errors"]')
@@ -320,11 +321,9 @@ def test_campaign_list_fits_a_1280_pixel_screen(browser, live_server):
     assert page_scroll <= DESKTOP["width"]
 
 
-def test_staff_pick_their_own_time_zone_and_the_schedule_page_follows(browser, live_server, settings):
+def test_staff_pick_their_own_time_zone_and_the_schedule_page_follows(browser, live_server, settings, draft):
     settings.STAFF_TIME_ZONE = "America/New_York"
-    program = make_program()
-    opted_in(program, first_name="Ana")
-    campaign = Campaign.objects.create(name="Weekend sale", program=program, body=BODY)
+    campaign = draft
     make_staff("mia", MARKETING)
 
     def choose_a_zone_then_schedule(page):
