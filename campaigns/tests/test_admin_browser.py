@@ -22,7 +22,9 @@ from contacts.tests.factories import make_program
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
 from testing.browser import DESKTOP, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Serialized rollback, like every live-server and worker test: the migrations' seed data (roles, keywords,
+# state rules) is put back after each flush, so tests after these find it.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 WIDE = {"width": 1366, "height": 900}
 BODY = "Hi {{ first_name|default:'there' }}, our spring sale starts today: 20% off every jacket."
