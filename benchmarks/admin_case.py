@@ -44,6 +44,8 @@ def case_admin(*, campaign_id: int) -> dict:
     changelist = reverse("admin:contacts_contact_changelist")
     pages = {
         "contacts: search by phone": _time(client, f"{changelist}?q={national}"),
+        "contacts: search by last four digits": _time(client, f"{changelist}?q={str(phone)[-4:]}"),
+        "contacts: search by first name": _time(client, f"{changelist}?q=Ana"),
         "contacts: filter by consent": _time(
             client, f"{changelist}?program={campaign.program_id}&consent={SubscriptionStatus.OPTED_OUT}"
         ),

@@ -108,8 +108,11 @@ def campaign_preview_view(request, *, model_admin):
     if not (model_admin.has_view_or_change_permission(request) or model_admin.has_add_permission(request)):
         raise PermissionDenied
     body, params, errors = preview_params(model_admin, request)
+    # A field nobody has filled in yet is not a mistake yet: say what the preview needs instead.
+    empty_body = not body.strip()
+    if empty_body:
+        errors.pop("body", None)
     if params is None:
-        # Not an error yet on a fresh add page: say what the preview needs.
         errors.pop("program", None)
         return JsonResponse({"ok": False, "errors": errors, "hint": "Choose a program to see who this reaches."})
     if "attribute_filters" in errors:
@@ -119,6 +122,11 @@ def campaign_preview_view(request, *, model_admin):
     except (ValidationError, TemplateSyntaxError) as error:
         messages = error.messages if isinstance(error, ValidationError) else [str(error)]
         return JsonResponse({"ok": False, "errors": {**errors, "body": messages}})
+    if empty_body:
+        summary.update(
+            text="", characters=0, segments=0, non_gsm=[], hint="Type the message to see it as people will receive it.",
+            cost=campaign_cost(recipients=summary["audience"]["sendable"], segments=0),
+        )  # fmt: skip
     return JsonResponse({"ok": True, "errors": errors, **summary})
 
 

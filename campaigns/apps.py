@@ -6,6 +6,6 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self):
-        # The state rules' admin lives apart from the campaign screens; importing it registers it.
-        # Its checks of the settings this app owns are registered the same way.
-        from . import admin_rules, checks  # noqa: F401
+        # The state rules' admin lives apart from the campaign screens; the checks of the settings this app
+        # owns, and the staff time zone module's, are registered by importing them.
+        from . import admin_rules, checks, staff_time  # noqa: F401

@@ -252,16 +252,18 @@ def campaign_send_batch(*, campaign_id: int, lease: str | None = None) -> BatchR
         return status != CampaignStatus.SENDING
 
     step = max(1, settings.SMS_SEND_CONCURRENCY)
-    for index in range(0, len(rows), step):
-        chunk = rows[index : index + step]
-        # One token per message when rate-limited; unlimited, one look at the shared pause per group will do.
-        tokens = len(chunk) if settings.SEND_RATE_PER_SECOND > 0 else 1
-        if stopped() or not all(
-            throttle.throttle_acquire(sender, settings.SEND_RATE_PER_SECOND, should_stop=stopped) for _ in range(tokens)
-        ):
+    index = 0
+    while index < len(rows):
+        # A group is only as large as the sender's pace grants at this moment, and goes out at once.
+        want = min(step, len(rows) - index)
+        granted = 0 if stopped() else throttle.throttle_acquire(
+            sender, settings.SEND_RATE_PER_SECOND, want=want, should_stop=stopped
+        )  # fmt: skip
+        if not granted:
             _release([r["pk"] for r in rows[index:]], status)
             result.stopped = True
             break
+        chunk, index = rows[index : index + granted], index + granted
         if quiet_rules is not None:
             late = [r for r in chunk if _outside_window_now(r, quiet_rules)]
             result.deferred += len(late)

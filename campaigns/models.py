@@ -84,3 +84,21 @@ class StateRule(models.Model):
 
     def __str__(self):
         return self.region
+
+
+class StaffPreference(models.Model):
+    """A staff user's own time zone for the admin; without one, the site's (`STAFF_TIME_ZONE`) applies."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="staff_preference"
+    )
+    time_zone = models.CharField(
+        max_length=64, help_text=_("Times in the admin are shown, and entered, in this time zone.")
+    )
+
+    class Meta:
+        verbose_name = _("my time zone")
+        verbose_name_plural = _("my time zone")
+
+    def __str__(self):
+        return self.time_zone

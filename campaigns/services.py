@@ -36,6 +36,7 @@ TRANSITIONS = {
     "pause": ({S.SENDING}, S.PAUSED, "paused"),
     "resume": ({S.PAUSED}, S.SENDING, "resumed"),
     "cancel": ({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, "cancelled"),
+    "unschedule": ({S.SCHEDULED}, S.DRAFT, "unscheduled"),
 }
 
 
@@ -77,6 +78,18 @@ def campaign_schedule(*, campaign: Campaign, send_at, actor) -> Campaign:
     campaign_validate_sendable(campaign)
     campaign = _transition(campaign, "schedule", send_at=send_at)
     log.info("campaign %s scheduled for %s by %s", campaign.pk, send_at.isoformat(), actor)
+    return campaign
+
+
+@transaction.atomic
+def campaign_unschedule(*, campaign: Campaign, actor) -> Campaign:
+    """Back to draft: nothing goes out until someone confirms sending or a schedule again.
+
+    Sends nothing, so it needs no send permission: editing a scheduled campaign's message
+    or audience does this, since what was confirmed is no longer what would go out.
+    """
+    campaign = _transition(campaign, "unschedule", send_at=None)
+    log.info("campaign %s unscheduled by %s", campaign.pk, actor)
     return campaign
 
 

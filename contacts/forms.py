@@ -80,7 +80,7 @@ class OptInForm(forms.Form):
     consented_at = forms.DateTimeField(
         label=_("When did they consent?"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=_("Date and time (UTC) the person gave consent."),
+        help_text=_("Date and time the person gave consent, in your admin time zone (see “My time zone”)."),
     )
     details = forms.CharField(
         label=_("Details"),

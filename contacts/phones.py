@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType, geocoder
 from phonenumbers import timezone as pn_timezone
@@ -59,21 +60,21 @@ def phone_parse(raw, *, region: str | None = None) -> phonenumbers.PhoneNumber:
     try:
         number = phonenumbers.parse(text, region or settings.PHONENUMBER_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
+        if _foreign(text):
+            raise _outside_allowed_regions() from None
         raise ValidationError(
             _("“%(value)s” is not a phone number. Use a format like (555) 010-1234 or +15550101234."),
             code="invalid",
             params={"value": text[:40]},
         ) from None
     if not phonenumbers.is_valid_number(number):
+        if _foreign(text):
+            raise _outside_allowed_regions()
         raise ValidationError(
             _("“%(value)s” is not a valid phone number."), code="invalid", params={"value": text[:40]}
         )
     if phonenumbers.region_code_for_number(number) not in settings.SMS_ALLOWED_REGIONS:
-        raise ValidationError(
-            _("We can only text numbers in %(regions)s."),
-            code="region",
-            params={"regions": ", ".join(settings.SMS_ALLOWED_REGIONS)},
-        )
+        raise _outside_allowed_regions()
     if phonenumbers.number_type(number) not in _TEXTABLE_TYPES:
         raise ValidationError(
             _("“%(value)s” can't receive text messages (it is not a mobile number)."),
@@ -81,6 +82,46 @@ def phone_parse(raw, *, region: str | None = None) -> phonenumbers.PhoneNumber:
             params={"value": text[:40]},
         )
     return number
+
+
+def _outside_allowed_regions() -> ValidationError:
+    """Names the countries of `SMS_ALLOWED_REGIONS`, in the reader's language."""
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    names = []
+    for region in settings.SMS_ALLOWED_REGIONS:
+        example = phonenumbers.example_number(region)
+        names.append((example and geocoder.country_name_for_number(example, language)) or region)
+    return ValidationError(
+        _("We can only text numbers in: %(countries)s."), code="region", params={"countries": ", ".join(names)}
+    )
+
+
+def _foreign(text: str) -> bool:
+    """Whether a number that isn't valid here is one from another country, typed the way people there do.
+
+    "+44 …" is parsed as such already. Without the plus: an international prefix (00, 011) or a
+    country code before a full number ("447911123456"), or a leading 0, which North American
+    numbers never have ("07911 123456" in the UK, "0151 …" in Germany).
+    """
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.lstrip().startswith("+") or not digits:
+        return False
+    for prefix in ("011", "00"):
+        if digits.startswith(prefix):
+            return _valid_elsewhere("+" + digits[len(prefix) :])
+    if digits.startswith("0"):
+        return len(digits) >= 9  # national numbers abroad are 9 digits or more with their 0; "0123" is a typo
+    return len(digits) > 11 and _valid_elsewhere("+" + digits)
+
+
+def _valid_elsewhere(international: str) -> bool:
+    try:
+        number = phonenumbers.parse(international, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and (
+        phonenumbers.region_code_for_number(number) not in settings.SMS_ALLOWED_REGIONS
+    )
 
 
 def phone_normalize(raw) -> str | None:

@@ -6,6 +6,7 @@ are the same words. Compose it with the person's language active.
 """
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,34 @@ def _sentence(value: str) -> str:
     return value if not value or value[-1] in ".!?" else value + "."
 
 
+# The usual ways staff write a program's message frequency (CTIA's "Up to 4 msgs/month", "Msg frequency
+# varies"). Written like this, the frequency is said in the reader's language; anything else is shown
+# as staff wrote it, like the program's name and description.
+_UP_TO = re.compile(r"^up to (\d+) (?:msgs?|messages?|texts?) ?(?:/|per|a|an|every) ?(month|mo|week|wk|day)\.?$", re.I)
+_VARIES = re.compile(r"^(?:msg|message|text)s? frequency varies\.?$", re.I)
+
+
+def frequency_localize(text: str) -> str:
+    """A program's frequency disclosure in the active language, when it is written the usual way."""
+    text = " ".join(str(text or "").split())
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if language.split("-")[0] == settings.LANGUAGE_CODE.split("-")[0]:
+        return text  # the language staff write in: their words, exactly
+    if _VARIES.match(text):
+        return _("Msg frequency varies")
+    match = _UP_TO.match(text)
+    if not match:
+        return text
+    n, unit = int(match[1]), match[2].lower()
+    if unit in ("month", "mo"):
+        template = ngettext("Up to %(n)s msg/month", "Up to %(n)s msgs/month", n)
+    elif unit in ("week", "wk"):
+        template = ngettext("Up to %(n)s msg/week", "Up to %(n)s msgs/week", n)
+    else:
+        template = ngettext("Up to %(n)s msg/day", "Up to %(n)s msgs/day", n)
+    return template % {"n": n}
+
+
 def disclosure_compose(program) -> Disclosure:
     """The disclosure for `program` in the active language (program fields stay as staff wrote them)."""
     sentences = [
@@ -61,7 +91,7 @@ def disclosure_compose(program) -> Disclosure:
         )
         % {"brand": program.brand, "name": program.name},
         _sentence(program.description),
-        _sentence(program.frequency_text),
+        _sentence(frequency_localize(program.frequency_text)),
         _("Msg & data rates may apply."),
         _("Reply STOP to opt out, HELP for help."),
         _("Consent is not a condition of purchase."),

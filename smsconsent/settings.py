@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "campaigns.staff_time.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -155,6 +156,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# The time zone staff see and enter times in, unless they choose their own (admin: "My time zone").
+STAFF_TIME_ZONE = env.str("STAFF_TIME_ZONE", default=TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 
@@ -340,7 +343,12 @@ SMS_PRICE_PER_SEGMENT = env.float("SMS_PRICE_PER_SEGMENT", default=0.0083)
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="USD")
 CAMPAIGN_BRAND_PREFIX = env.bool("CAMPAIGN_BRAND_PREFIX", default=True)
 CAMPAIGN_OPT_OUT_FOOTER = env.str("CAMPAIGN_OPT_OUT_FOOTER", default="Reply STOP to opt out")
+# The longest text one campaign message may be, brand and footer included (Twilio refuses bodies over 1,600).
+CAMPAIGN_MESSAGE_MAX_CHARACTERS = env.int("CAMPAIGN_MESSAGE_MAX_CHARACTERS", default=1600)
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=1.0)  # per sender; 0 = unlimited
+# How far ahead of its steady pace a sender may be granted texts (a small group at once for fast senders);
+# any second holds at most rate × (1 + this) + 1 texts. Carriers filter bursts: keep it small.
+SEND_RATE_BURST_SECONDS = env.float("SEND_RATE_BURST_SECONDS", default=0.05)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
 AUDIENCE_BATCH_SIZE = env.int("AUDIENCE_BATCH_SIZE", default=50_000)
 QUIET_HOURS_ENABLED = env.bool("QUIET_HOURS_ENABLED", default=True)

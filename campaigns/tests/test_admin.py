@@ -1,16 +1,17 @@
 """The campaign admin as marketing staff and support agents use it: preview, confirm, send, watch."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, StaffPreference
 from campaigns.roles import ROLE_PERMISSIONS
 from contacts.models import ConsentMethod, Contact
 from contacts.services import consent_opt_in, consent_opt_out
@@ -43,6 +44,12 @@ def opted_in(program, **fields):
 
 def url(name: str, campaign=None) -> str:
     return reverse(f"admin:campaigns_campaign_{name}", args=[campaign.pk] if campaign else [])
+
+
+def post_new_campaign(client, program, **fields):
+    """The add form as a browser posts it; `fields` override the defaults."""
+    data = {"name": "Launch", "program": program.pk, "body": "Hello", "attribute_filters": "{}", **fields}
+    return client.post(reverse("admin:campaigns_campaign_add"), data)
 
 
 @pytest.fixture(autouse=True)
@@ -158,10 +165,7 @@ def test_preview_is_for_staff_only(client, campaign):
 
 
 def test_marketing_user_creates_a_campaign_and_is_recorded_as_its_author(marketer_client, program):
-    response = marketer_client.post(reverse("admin:campaigns_campaign_add"), {
-        "name": "Launch", "program": program.pk, "body": "Hello {{ first_name|default:'there' }}",
-        "attribute_filters": "{}", "_continue": "1",
-    })  # fmt: skip
+    response = post_new_campaign(marketer_client, program, body="Hello {{ first_name|default:'there' }}", _continue="1")
     assert response.status_code == 302, response.context["adminform"].form.errors
     campaign = Campaign.objects.get(name="Launch")
     assert campaign.created_by.username == "mia"
@@ -169,9 +173,7 @@ def test_marketing_user_creates_a_campaign_and_is_recorded_as_its_author(markete
 
 
 def test_add_form_rejects_an_attribute_filter_that_is_not_a_name(marketer_client, program):
-    response = marketer_client.post(reverse("admin:campaigns_campaign_add"), {
-        "name": "Launch", "program": program.pk, "body": "Hello", "attribute_filters": '{"a.b": 1}',
-    })  # fmt: skip
+    response = post_new_campaign(marketer_client, program, attribute_filters='{"a.b": 1}')
     assert response.status_code == 200
     assert "not a valid attribute name" in response.content.decode()
     assert not Campaign.objects.filter(name="Launch").exists()
@@ -180,9 +182,9 @@ def test_add_form_rejects_an_attribute_filter_that_is_not_a_name(marketer_client
 def test_change_page_shows_the_preview_panel_and_send_buttons_to_marketing(marketer_client, campaign):
     page = marketer_client.get(url("change", campaign)).content.decode()
     assert 'id="campaign-preview"' in page
-    assert url("send", campaign) in page
-    assert url("schedule", campaign) in page
-    assert url("send_test", campaign) in page
+    # The buttons submit the campaign form, so what was typed is saved before the confirmation page.
+    for button in ("_send_now", "_schedule", "_send_test"):
+        assert f'form="campaign_form" name="{button}"' in page
 
 
 def test_change_page_hides_send_buttons_from_support_agents(agent_client, campaign):
@@ -190,6 +192,8 @@ def test_change_page_hides_send_buttons_from_support_agents(agent_client, campai
     assert 'id="campaign-preview"' in page  # they may look
     for action in ("send", "schedule", "send_test", "cancel", "pause", "resume"):
         assert url(action, campaign) not in page
+    for button in ("_send_now", "_schedule", "_send_test", "_unschedule"):
+        assert f'name="{button}"' not in page
 
 
 # --- permission gating ---------------------------------------------------------------------
@@ -395,3 +399,203 @@ def test_campaign_list_shows_progress_without_a_query_per_row(marketer_client, p
     assert many == few
     assert "campaign-minibar" in page
     assert "Completed" in page
+
+
+# --- the change form: saved before confirming, times only through the confirmation page ---------------------
+
+
+def change_data(campaign, **overrides) -> dict:
+    data = {
+        "name": campaign.name,
+        "program": campaign.program_id,
+        "body": campaign.body,
+        "attribute_filters": "{}",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.smoke
+def test_send_now_saves_unsaved_edits_before_the_confirmation_page(marketer_client, campaign):
+    edited = "Hi {{ first_name }}, 30% off today only."
+    response = marketer_client.post(url("change", campaign), change_data(campaign, body=edited, _send_now="1"))
+    assert response.status_code == 302
+    assert response["Location"] == url("send", campaign)
+    campaign.refresh_from_db()
+    assert campaign.body == edited
+    assert campaign.status == CampaignStatus.DRAFT  # saving is not sending: the confirmation page decides
+    assert "30% off today only" in marketer_client.get(response["Location"]).content.decode()
+
+
+@pytest.mark.parametrize(("button", "view"), [("_schedule", "schedule"), ("_send_test", "send_test")])
+def test_schedule_and_send_test_also_save_the_form_first(marketer_client, campaign, button, view):
+    response = marketer_client.post(url("change", campaign), change_data(campaign, name="Renamed", **{button: "1"}))
+    assert response["Location"] == url(view, campaign)
+    campaign.refresh_from_db()
+    assert campaign.name == "Renamed"
+
+
+def test_send_now_with_an_invalid_edit_shows_the_error_and_no_confirmation(marketer_client, campaign):
+    data = change_data(campaign, body="Hi {{ coupon }}", _send_now="1")
+    response = marketer_client.post(url("change", campaign), data)
+    assert response.status_code == 200
+    assert "“{{ coupon }}” is not a contact field" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.body == "Hi {{ first_name }}, 20% off today."
+
+
+def test_the_change_form_has_no_send_at_field(marketer_client, campaign):
+    page = marketer_client.get(url("change", campaign)).content.decode()
+    assert 'name="send_at"' not in page
+    assert "Not scheduled." in page
+
+
+@pytest.mark.smoke
+def test_a_past_send_at_posted_to_the_change_form_never_starts_a_campaign(marketer_client, campaign):
+    from campaigns.tasks import campaigns_start_due
+
+    later = timezone.now() + timedelta(days=1)
+    services_schedule(campaign, later)
+    day, time = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M").split()  # the admin's split widget
+    data = change_data(campaign, send_at_0=day, send_at_1=time, _continue="1")
+    response = marketer_client.post(url("change", campaign), data)
+    assert response.status_code == 302
+    campaigns_start_due()
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.send_at) == (CampaignStatus.SCHEDULED, later)
+    assert not OutboundMessage.objects.filter(campaign=campaign).exists()
+
+
+def test_a_send_at_posted_for_a_draft_is_not_kept_as_a_time_that_never_fires(marketer_client, campaign):
+    day, time = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M").split()
+    marketer_client.post(url("change", campaign), change_data(campaign, send_at_0=day, send_at_1=time, _continue="1"))
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.send_at) == (CampaignStatus.DRAFT, None)
+
+
+def services_schedule(campaign, when):
+    from campaigns import services
+
+    services.campaign_schedule(campaign=campaign, send_at=when, actor=None)
+    campaign.refresh_from_db()
+
+
+def test_editing_a_scheduled_campaigns_message_takes_it_back_to_draft(marketer_client, campaign):
+    services_schedule(campaign, timezone.now() + timedelta(days=1))
+    response = marketer_client.post(
+        url("change", campaign), change_data(campaign, body="Hi {{ first_name }}, 50% off!", _continue="1"), follow=True
+    )
+    assert "schedule it again to confirm" in response.content.decode()
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.send_at) == (CampaignStatus.DRAFT, None)
+
+
+def test_renaming_a_scheduled_campaign_keeps_its_schedule(marketer_client, campaign):
+    when = timezone.now() + timedelta(days=1)
+    services_schedule(campaign, when)
+    marketer_client.post(url("change", campaign), change_data(campaign, name="Spring sale (final)", _continue="1"))
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.status, campaign.send_at) == ("Spring sale (final)", CampaignStatus.SCHEDULED, when)
+
+
+def test_unschedule_button_takes_a_scheduled_campaign_back_to_draft(marketer_client, campaign):
+    services_schedule(campaign, timezone.now() + timedelta(days=1))
+    assert 'name="_unschedule"' in marketer_client.get(url("change", campaign)).content.decode()
+    marketer_client.post(url("change", campaign), change_data(campaign, _unschedule="1"))
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.send_at) == (CampaignStatus.DRAFT, None)
+
+
+# --- bodies checked when saved ---------------------------------------------------------------------------
+
+
+def test_saving_a_body_with_an_unknown_variable_is_refused_naming_it_and_the_allowed_fields(marketer_client, program):
+    response = post_new_campaign(marketer_client, program, body="Hi {{ first_name }}, use {{ coupon_code }}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "“{{ coupon_code }}” is not a contact field" in page
+    assert "first_name, last_name, email or attributes.&lt;name&gt;" in page
+    assert not Campaign.objects.filter(name="Launch").exists()
+
+
+def test_saving_a_body_that_is_too_long_with_brand_and_footer_is_refused(marketer_client, program, settings):
+    settings.CAMPAIGN_MESSAGE_MAX_CHARACTERS = 40
+    response = post_new_campaign(marketer_client, program, body="Thirty characters of text here")
+    assert response.status_code == 200
+    assert "one text carries at most 40" in response.content.decode()
+    assert not Campaign.objects.filter(name="Launch").exists()
+
+
+@pytest.mark.parametrize("action", ["send", "schedule"])
+def test_confirmation_of_a_body_that_cannot_be_sent_explains_instead_of_failing(marketer_client, program, action):
+    opted_in(program, first_name="Ana")
+    campaign = Campaign.objects.create(name="Old", program=program, body="Hi {{ coupon }}")  # saved before the check
+    response = marketer_client.get(url(action, campaign), follow=True)
+    assert response.status_code == 200
+    assert "“{{ coupon }}” is not a contact field" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_empty_body_preview_asks_for_the_message_instead_of_an_error(marketer_client, campaign):
+    data = marketer_client.post(url("preview"), {"program": campaign.program.pk, "body": ""}).json()
+    assert data["ok"] is True
+    assert data["errors"] == {}
+    assert data["hint"] == "Type the message to see it as people will receive it."
+    assert data["audience"]["sendable"] == 3
+
+
+# --- time zones --------------------------------------------------------------------------------------------
+
+
+def test_staff_see_and_enter_times_in_the_sites_time_zone_labelled_as_such(marketer_client, campaign, settings):
+    settings.STAFF_TIME_ZONE = "America/Chicago"
+    page = marketer_client.get(url("schedule", campaign)).content.decode()
+    assert "Send at, America/Chicago (the site&#x27;s time zone)" in page
+    marketer_client.post(url("schedule", campaign), {"send_at": "2031-01-15T09:30"})
+    campaign.refresh_from_db()
+    assert campaign.send_at == datetime(2031, 1, 15, 15, 30, tzinfo=UTC)  # 09:30 in Chicago (CST, UTC-6)
+    page = marketer_client.get(url("change", campaign)).content.decode()
+    assert "Times are in America/Chicago (the site&#x27;s time zone)." in page
+    assert "Jan. 15, 2031, 9:30 a.m." in page
+
+
+def test_a_staff_users_own_time_zone_wins_over_the_sites(marketer_client, campaign, settings):
+    settings.STAFF_TIME_ZONE = "America/Chicago"
+    StaffPreference.objects.create(user=User.objects.get(username="mia"), time_zone="Europe/Paris")
+    page = marketer_client.get(url("schedule", campaign)).content.decode()
+    assert "Send at, Europe/Paris (your time zone)" in page
+    marketer_client.post(url("schedule", campaign), {"send_at": "2031-01-15T09:30"})
+    campaign.refresh_from_db()
+    assert campaign.send_at == datetime(2031, 1, 15, 8, 30, tzinfo=UTC)  # 09:30 in Paris (CET, UTC+1)
+    changelist = marketer_client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
+    assert "When (Europe/Paris)" in changelist
+    assert "Jan 15, 09:30" in changelist
+
+
+def test_staff_choose_their_own_time_zone_and_nobody_elses(marketer_client):
+    mine = reverse("admin:campaigns_staffpreference_changelist")
+    response = marketer_client.get(mine)
+    assert response["Location"] == reverse("admin:campaigns_staffpreference_add")
+    marketer_client.post(response["Location"], {"time_zone": "America/Denver"})
+    mia = User.objects.get(username="mia")
+    assert StaffPreference.objects.get(user=mia).time_zone == "America/Denver"
+    assert marketer_client.get(mine)["Location"] == reverse("admin:campaigns_staffpreference_change", args=[mia.pk])
+    # A support agent can't open or change Mia's.
+    agent = Client()
+    agent.force_login(make_staff("sam", SUPPORT))
+    other = reverse("admin:campaigns_staffpreference_change", args=[mia.pk])
+    assert agent.post(other, {"time_zone": "Asia/Tokyo"}).status_code in (302, 403)
+    assert StaffPreference.objects.get(user=mia).time_zone == "America/Denver"
+    assert marketer_client.post(reverse("admin:campaigns_staffpreference_add"),
+                                {"time_zone": "Not/AZone"}).status_code == 302  # fmt: skip
+    assert StaffPreference.objects.get(user=mia).time_zone == "America/Denver"
+
+
+def test_a_misspelt_site_time_zone_fails_the_system_check(settings):
+    from campaigns.staff_time import staff_time_zone_check
+
+    settings.STAFF_TIME_ZONE = "America/Chicag"
+    assert [e.id for e in staff_time_zone_check()] == ["campaigns.E001"]
+    settings.STAFF_TIME_ZONE = "America/Chicago"
+    assert staff_time_zone_check() == []

@@ -32,14 +32,24 @@
     var inFlight = null;
     var sequence = 0;
 
+    // The admin's tag picker (filter_horizontal) replaces select#id_tags with two boxes once the page
+    // has loaded: #id_tags_from (available) and #id_tags_to (chosen, which keeps the name "tags").
+    // It marks the chosen options as selected only on submit, and its filter box hides options from
+    // the DOM, so the chosen tags are read from the picker's own list (SelectBox.cache) when it has one.
+    function chosenTags() {
+      var to = document.getElementById("id_tags_to");
+      if (!to) return null; // no picker (yet): FormData already has the plain select's choice
+      var cache = window.SelectBox && window.SelectBox.cache && window.SelectBox.cache[to.id];
+      var nodes = cache || Array.prototype.slice.call(to.options);
+      return nodes.map(function (o) { return o.value; });
+    }
+
     function formData() {
       var data = new FormData(form);
-      // The tag picker only marks its chosen options as selected when the form is
-      // submitted; until then every option in the "chosen" box counts.
-      var chosen = form.querySelector("select#id_tags");
-      if (chosen) {
+      var tags = chosenTags();
+      if (tags) {
         data.delete("tags");
-        Array.prototype.forEach.call(chosen.options, function (o) { data.append("tags", o.value); });
+        tags.forEach(function (value) { data.append("tags", value); });
       }
       if (panel.dataset.campaignId) data.append("campaign_id", panel.dataset.campaignId);
       return data;
@@ -84,10 +94,15 @@
 
     form.addEventListener("input", schedule);
     form.addEventListener("change", schedule);
-    var chosen = form.querySelector("select#id_tags");
-    if (chosen && window.MutationObserver) {
-      new MutationObserver(schedule).observe(chosen, { childList: true });
+    // Moving a tag between the picker's boxes fires no input event: watch the chosen box instead.
+    // The picker is built on window load, after this runs.
+    function watchPicker() {
+      var to = document.getElementById("id_tags_to");
+      if (to && window.MutationObserver) new MutationObserver(schedule).observe(to, { childList: true });
+      if (to) schedule();
     }
+    if (document.readyState === "complete") watchPicker();
+    else window.addEventListener("load", watchPicker);
     refresh();
   }
 
@@ -108,7 +123,7 @@
     if (data.hint) setText($(panel, "text"), data.hint);
     if (!data.ok) return;
 
-    setText($(panel, "text"), data.text);
+    setText($(panel, "text"), data.text || data.hint || "");
     setText($(panel, "sample"), data.sample);
     setText($(panel, "characters"), number(data.characters));
     setText($(panel, "encoding"), data.encoding);
