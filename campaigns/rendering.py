@@ -60,7 +60,11 @@ def _plain(text: str) -> str:
 # opt out", "Text STOP to end", "STOP to cancel", "Responde BAJA para cancelar" and "STOP au 36105" are
 # instructions; "Don't STOP shopping" is not. The keyword must be in capitals, as carriers expect it: a
 # missed instruction costs a second footer, a false one leaves a person without the way out.
-_KEYWORDS = "|".join(sorted({re.escape(_plain(w).upper()) for w in DEFAULT_OPT_OUT_WORDS}, key=len, reverse=True))
+# Only keywords written in letters ("STOP", "BAJA", "ARRET"); an emoji or a word that plain text can't hold
+# would add an empty alternative and match anything.
+_KEYWORDS = "|".join(
+    sorted({re.escape(_plain(w).upper()) for w in DEFAULT_OPT_OUT_WORDS if _plain(w)}, key=len, reverse=True)
+)
 _SEND_VERBS = (
     "reply|text|txt|send|sms|respond"
     "|responde|responda|contesta|conteste|envia|envie|manda|mande|escribe|escriba"  # Spanish

@@ -17,10 +17,23 @@ from .engine import (
     opt_out_shadowed,
 )
 from .normalize import clauses, is_symbol, normalize
-from .vocabulary import DEFAULT_TERMS, EXACT, FCC_TERMS, HELP, NO_ACTION, OPT_IN, OPT_OUT, PHRASE, REVIEW, WORD, Term
+from .vocabulary import (
+    DEFAULT_OPT_OUT_WORDS,
+    DEFAULT_TERMS,
+    EXACT,
+    FCC_TERMS,
+    HELP,
+    NO_ACTION,
+    OPT_IN,
+    OPT_OUT,
+    PHRASE,
+    REVIEW,
+    WORD,
+    Term,
+)
 
 __all__ = [
-    "DEFAULT_KEYWORDS", "DEFAULT_TERMS", "EXACT", "FCC_TERMS", "HELP", "MEANING_LABELS", "NO_ACTION", "OPT_IN",
+    "DEFAULT_KEYWORDS", "DEFAULT_OPT_OUT_WORDS", "DEFAULT_TERMS", "EXACT", "FCC_TERMS", "HELP", "MEANING_LABELS", "NO_ACTION", "OPT_IN",
     "OPT_OUT", "OTHER", "PHRASE", "PROGRAM", "REVIEW", "WORD", "Classification", "KeywordSet", "Term", "classify",
     "clauses", "is_symbol", "keyword_set", "normalize", "opt_out_shadowed",
 ]  # fmt: skip

@@ -191,3 +191,8 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     *_terms(NO_ACTION, PHRASE, "zh", ACK, "谢谢|謝謝|好的|收到|几点|幾點|多少钱"),
     *_terms(NO_ACTION, WORD, "zh", ACK, "好"),
 )
+
+
+# The opt-out keywords a text tells people to send ("Reply STOP to opt out"): campaign bodies that
+# give such an instruction need no footer (`campaigns.rendering`).
+DEFAULT_OPT_OUT_WORDS = tuple(t.text for t in DEFAULT_TERMS if t.meaning == OPT_OUT and t.match in (WORD, EXACT))
