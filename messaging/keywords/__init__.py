@@ -34,6 +34,6 @@ from .vocabulary import (
 
 __all__ = [
     "DEFAULT_KEYWORDS", "DEFAULT_OPT_OUT_WORDS", "DEFAULT_TERMS", "EXACT", "FCC_TERMS", "HELP", "MEANING_LABELS",
-    "NO_ACTION", "OPT_IN", "OPT_OUT", "OTHER", "PHRASE", "PROGRAM", "REVIEW", "WORD", "Classification", "KeywordSet", "Term", "classify",
-    "clauses", "is_symbol", "keyword_set", "normalize", "opt_out_shadowed",
+    "NO_ACTION", "OPT_IN", "OPT_OUT", "OTHER", "PHRASE", "PROGRAM", "REVIEW", "WORD", "Classification",
+    "KeywordSet", "Term", "classify", "clauses", "is_symbol", "keyword_set", "normalize", "opt_out_shadowed",
 ]  # fmt: skip
