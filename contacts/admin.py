@@ -133,7 +133,8 @@ class ConsentStatusFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         subscriptions = Subscription.objects.filter(contact=OuterRef("pk"))
-        if program_id := request.GET.get(ProgramFilter.parameter_name):
+        program_id = request.GET.get(ProgramFilter.parameter_name, "")
+        if program_id.isdigit():  # anything else in the URL is no program: ignored, never a 500
             subscriptions = subscriptions.filter(program_id=program_id)
         if value == self.NONE:
             return queryset.filter(~Exists(subscriptions))

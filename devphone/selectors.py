@@ -1,25 +1,21 @@
 """What the development phone shows: one number's texts both ways, oldest first, as a phone would."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from contacts.models import Contact
 from messaging.models import InboundMessage, OutboundMessage
 
 THREAD_LIMIT = 100  # texts each way; a phone scrolls, this page needn't
-# The webhook's answer (TwiML) is kept on the inbound row. Where replies are also outbound messages of
-# their own (they point back with `in_reply_to`), those rows show them, with their status; else the
-# inbound row's copy stands in, so each reply shows once either way.
-_REPLIES_ARE_MESSAGES = any(field.name == "in_reply_to" for field in OutboundMessage._meta.get_fields())
 
 
 @dataclass(frozen=True)
 class ThreadItem:
-    key: str  # stable across polls: "in-12", "twiml-12", "out-34"
+    key: str  # stable across polls: "in-12", "out-34"
     direction: str  # "in": the person wrote it; "out": the product sent it
     body: str
     at: datetime
-    kind: str  # OutboundMessage.kind ("campaign", "confirm"…), "twiml" (the webhook's answer) or "inbound"
+    kind: str  # OutboundMessage.kind ("campaign", "confirm"…; webhook answers too, status "replied") or "inbound"
     status: str  # the outbound status, or how an inbound text was read (its classification)
     label: str  # the two above in words, e.g. "Opt-in confirmation · Sent"
 
@@ -34,12 +30,6 @@ def phone_thread(*, number: str, limit: int = THREAD_LIMIT) -> list[ThreadItem]:
             key=f"in-{message.pk}", direction="in", body=message.body, at=message.received_at, kind="inbound",
             status=message.classification, label=f"{read_as} · {message.effect}" if message.effect else read_as,
         ))  # fmt: skip
-        if message.reply and not _REPLIES_ARE_MESSAGES:  # Twilio texts the webhook's answer back at once
-            items.append(ThreadItem(
-                key=f"twiml-{message.pk}", direction="out", body=message.reply,
-                at=message.received_at + timedelta(microseconds=1), kind="twiml", status="replied",
-                label="Reply in the webhook's answer (TwiML)",
-            ))  # fmt: skip
     for message in _outbound(number, limit):
         items.append(ThreadItem(
             key=f"out-{message.pk}", direction="out", body=message.body, at=message.created_at, kind=message.kind,

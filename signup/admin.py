@@ -40,11 +40,17 @@ class ProgramKeywordForm(forms.ModelForm):
         if not re.fullmatch(r"[A-Z0-9]+", keyword):
             raise forms.ValidationError(_("Use letters A–Z and digits only, in one word (e.g. DEALS)."))
         # Replies are classified before program keywords are looked at, so such a keyword could never opt in.
-        meaning = keywords.classify(keyword, keywords=keywords_current()).meaning
-        if meaning in _TAKEN_MEANINGS:
+        read = keywords.classify(keyword, keywords=keywords_current())
+        if read.meaning in _TAKEN_MEANINGS:
             raise forms.ValidationError(
                 _("%(keyword)s already means “%(meaning)s” in text replies; choose another word."),
-                params={"keyword": keyword, "meaning": _TAKEN_MEANINGS[meaning]},
+                params={"keyword": keyword, "meaning": _TAKEN_MEANINGS[read.meaning]},
+            )
+        # Program keywords are looked at before "plainly not an opt-out" words: THANKS would subscribe people.
+        if read.how in ("no_action", "no_action_word"):
+            raise forms.ValidationError(
+                _("People text %(keyword)s for other reasons (thanks, OK…); choose a word only this program uses."),
+                params={"keyword": keyword},
             )
         return keyword
 

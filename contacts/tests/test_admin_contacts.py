@@ -124,6 +124,12 @@ def test_consent_status_filter_is_per_program(client, login_as):
     assert str(nothing.phone) not in _listed(client.get(CHANGELIST, {"consent": "active"}))
 
 
+def test_a_program_in_the_url_that_is_no_program_id_is_never_a_500(client, login_as):
+    login_as(SUPPORT)
+    response = client.get(CHANGELIST, {"consent": "active", "program": "abc"})
+    assert response.status_code in (200, 302)
+
+
 def test_region_filter_uses_the_state_derived_from_the_area_code(client, login_as):
     login_as(SUPPORT)
     make_contact("+14155550121")  # San Francisco, CA

@@ -53,6 +53,7 @@ def test_marketing_staff_add_a_program_and_keywords_are_stored_upper_case(client
         ("yes", "YES already means “opt in / confirm” in text replies"),
         ("info", "INFO already means “help”"),
         ("deals!", "letters A–Z and digits only"),
+        ("thanks", "People text THANKS for other reasons"),
     ],
 )
 def test_bad_keywords_are_refused_with_a_clear_error(client, keyword, error):
