@@ -3,18 +3,14 @@
 from datetime import date
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.phones import phone_e164
+from contacts.services import age_on, program_minimum_age
 from contacts.validators import person_name_clean
 
 DATE_OF_BIRTH_FORMATS = ["%m/%d/%Y", "%Y-%m-%d"]
-
-
-def age_on(born: date, today: date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class SignupForm(forms.Form):
@@ -62,7 +58,7 @@ class SignupForm(forms.Form):
 
     @property
     def minimum_age(self) -> int:
-        return self.program.minimum_age or settings.CONSENT_MINIMUM_AGE_DEFAULT
+        return program_minimum_age(self.program)
 
     def clean_first_name(self) -> str:
         return person_name_clean(self.cleaned_data.get("first_name", ""))
