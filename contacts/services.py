@@ -161,14 +161,10 @@ def consent_confirm_request(
     )  # fmt: skip
     if subscription is None:
         return None
-    event = ledger_append(
-        contact=contact, program=subscription.program, kind=ConsentKind.OPT_IN, method=method,
-        evidence={**evidence, "confirms_event": request_event_id}, at=now,
+    return _opt_in_record(
+        contact=contact, program=subscription.program, method=method, actor=None, pending=False,
+        evidence={**evidence, "confirms_event": request_event_id},
     )  # fmt: skip
-    Subscription.objects.filter(pk=subscription.pk).update(
-        status=SubscriptionStatus.ACTIVE, last_event=event, pending_expires_at=None, updated_at=now
-    )
-    return event
 
 
 @transaction.atomic
@@ -183,18 +179,12 @@ def consent_restore(*, contact: Contact, method: str, evidence: dict) -> list[Co
     latest = stopped.order_by("-last_event_id").values_list("last_event_id", flat=True).first()
     if latest is None:
         return []
-    now = timezone.now()
-    events = []
-    for subscription in stopped.filter(last_event_id=latest, program__is_active=True).select_related("program"):
-        event = ledger_append(
-            contact=contact, program=subscription.program, kind=ConsentKind.OPT_IN, method=method,
-            evidence={**evidence, "restores_after_event": latest}, at=now,
-        )  # fmt: skip
-        Subscription.objects.filter(pk=subscription.pk).update(
-            status=SubscriptionStatus.ACTIVE, last_event=event, pending_expires_at=None, updated_at=now
-        )
-        events.append(event)
-    return events
+    restorable = stopped.filter(last_event_id=latest, program__is_active=True).select_related("program")
+    evidence = {**evidence, "restores_after_event": latest}
+    return [
+        _opt_in_record(contact=contact, program=s.program, method=method, evidence=evidence, actor=None, pending=False)
+        for s in restorable
+    ]
 
 
 @transaction.atomic

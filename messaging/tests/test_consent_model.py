@@ -182,6 +182,15 @@ def machine_for(client, fake, capture):
             assert response.status_code == 200, response.content
             return response
 
+        def _pending(self, number, key, program, event):
+            """A sign-up waits for its YES; the "reply YES" text goes out when the rules allow it."""
+            m = self.model
+            m.subs[(key, program)] = Sub("pending", event)
+            if m.may_get(number, MessageKind.OPT_IN_REQUEST) and m.requests[key] < 3:
+                self.expect(number, MessageKind.OPT_IN_REQUEST)
+                m.requests[key] += 1
+                m.latest_request[key] = (program, event)
+
         def product_contact(self, number):
             return Contact.objects.filter(phone=number).first()
 
@@ -202,11 +211,7 @@ def machine_for(client, fake, capture):
             needs_yes = DOUBLE_OPT_IN[program] or bool(m.opt_outs_at.get(number)) or number in m.suppressed
             e = m.event()
             if needs_yes:
-                m.subs[(key, program)] = Sub("pending", e)
-                if m.may_get(number, MessageKind.OPT_IN_REQUEST) and m.requests[key] < 3:
-                    self.expect(number, MessageKind.OPT_IN_REQUEST)
-                    m.requests[key] += 1
-                    m.latest_request[key] = (program, e)
+                self._pending(number, key, program, e)
                 if by_person:
                     code = ConsentEvent.objects.filter(phone=number).order_by("-id").first().evidence["confirm_code"]
                     m.codes.setdefault(number, []).append((key, program, code, e))
@@ -357,11 +362,7 @@ def machine_for(client, fake, capture):
             needs_yes = bool(m.opt_outs_at.get(number)) or (DOUBLE_OPT_IN[program] and not exception)
             e = m.event()
             if needs_yes:
-                m.subs[(key, program)] = Sub("pending", e)
-                if m.may_get(number, MessageKind.OPT_IN_REQUEST) and m.requests[key] < 3:
-                    self.expect(number, MessageKind.OPT_IN_REQUEST)
-                    m.requests[key] += 1
-                    m.latest_request[key] = (program, e)
+                self._pending(number, key, program, e)
             else:
                 m.subs[(key, program)] = Sub("active", e)
                 if text_active:

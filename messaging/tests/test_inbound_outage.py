@@ -12,16 +12,16 @@ from collections import Counter
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.tests.factories import make_campaign, subscriber
-from contacts.models import Contact
 from contacts.selectors import consent_may_send
 from contacts.tests.factories import make_program
 from messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from messaging.spool import inbound_spool_apply, inbound_spool_waiting
+from testing.locks import contact_lock_held
 from testing.tcp_proxy import TcpProxy
 from testing.worker import database_url, wait_until
 
@@ -105,33 +105,18 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     program = make_program()
     contact = subscriber(program)
     url = web(INBOUND_LOCK_TIMEOUT_MS="60000")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_contact():  # so the webhook's transaction is certainly mid-way when its connection dies
-        try:
-            with transaction.atomic():
-                Contact.objects.select_for_update().filter(pk=contact.pk).exists()
-                locked.set()
-                release.wait(60)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_contact)
-    holder.start()
-    assert locked.wait(10)
     answers = {}
     poster = threading.Thread(
         target=lambda: answers.update(r=fake_twilio.post_inbound(url + "/sms/inbound/", str(contact.phone), "STOP"))
     )
-    poster.start()
-    try:
+    # The contact's lock is held elsewhere, so the webhook's transaction is certainly mid-way when its
+    # connection dies.
+    with contact_lock_held(contact):
+        poster.start()
         waiting = wait_until(_webhook_backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [waiting])
         poster.join(30)
-    finally:
-        release.set()
-        holder.join(10)
 
     assert answers["r"].status_code == 200
     assert inbound_spool_waiting() == 1 and not InboundMessage.objects.exists()

@@ -6,19 +6,17 @@ bulk job's lock (answered at once, applied from the spool before any later text)
 and the backstop poll for webhooks that never reached us.
 """
 
-import threading
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
 from twilio.request_validator import RequestValidator
 
 from campaigns.dispatch import campaign_send_batch
 from campaigns.materialize import campaign_audience_build
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.tests.factories import make_campaign
-from contacts.models import ConsentKind, ConsentMethod, Contact
+from contacts.models import ConsentKind, ConsentMethod
 from contacts.selectors import consent_may_send
 from contacts.services import consent_opt_in, consent_opt_out
 from contacts.tests.factories import make_contact, make_program
@@ -26,6 +24,7 @@ from messaging.backstop import inbound_backstop_poll
 from messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from messaging.spool import inbound_spool_apply, inbound_spool_waiting
 from testing.fake_twilio import new_sid
+from testing.locks import contact_lock_held
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 PHONE = "+14155550142"
@@ -51,6 +50,14 @@ def twilio_params(fake, body: str, from_: str = PHONE, **extra) -> dict:
         "FromCountry": "US", "MessageSid": sid, "NumMedia": "0", "NumSegments": "1", "SmsMessageSid": sid,
         "SmsSid": sid, "SmsStatus": "received", "To": fake.from_number, "ToCountry": "US", **extra,
     }  # fmt: skip
+
+
+def campaign_queued_for(contact, program):
+    """A campaign of `program` sending, its texts (one to `contact`) queued."""
+    campaign = make_campaign(program)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    campaign_audience_build(campaign_id=campaign.pk)
+    return campaign
 
 
 def stopped_subscriber(program=None):
@@ -136,23 +143,6 @@ def test_nul_bytes_and_control_characters_are_stripped_never_a_500(fake_twilio, 
 # -- a STOP kept waiting by someone else's lock -------------------------------------------------------
 
 
-def _hold_contact_lock(contact: Contact, locked: threading.Event, release: threading.Event):
-    """What a bulk job does: lock the contact in a transaction of its own and keep it."""
-
-    def run():
-        try:
-            with transaction.atomic():
-                Contact.objects.select_for_update().filter(pk=contact.pk).exists()
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 @pytest.mark.skipif(not ON_POSTGRES, reason="row locks are PostgreSQL's")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_stop_kept_waiting_by_a_bulk_jobs_lock_is_answered_at_once_and_applied_before_the_next_text(
@@ -162,19 +152,12 @@ def test_a_stop_kept_waiting_by_a_bulk_jobs_lock_is_answered_at_once_and_applied
     program = make_program()
     contact = make_contact(PHONE)
     consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    campaign = make_campaign(program)
-    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
-    campaign_audience_build(campaign_id=campaign.pk)  # the campaign text is queued before the STOP
-    locked, release = threading.Event(), threading.Event()
-    holder = _hold_contact_lock(contact, locked, release)
-    assert locked.wait(10)
-
-    response = fake_twilio.post_inbound(inbound_url(), PHONE, "STOP", client=client)
+    campaign = campaign_queued_for(contact, program)  # the campaign text is queued before the STOP
+    with contact_lock_held(contact):
+        response = fake_twilio.post_inbound(inbound_url(), PHONE, "STOP", client=client)
 
     assert response.status_code == 200 and b"<Message>" not in response.content  # answered, not lost
     assert inbound_spool_waiting() == 1 and not InboundMessage.objects.exists()
-    release.set()
-    holder.join(10)
     # The next send applies the kept STOP first: the campaign text is skipped, the STOP confirmed once.
     campaign_send_batch(campaign_id=campaign.pk)
     assert inbound_spool_waiting() == 0
@@ -193,13 +176,8 @@ def test_while_a_kept_stop_cannot_be_applied_nothing_is_sent_to_anyone(fake_twil
     program = make_program()
     contact = make_contact(PHONE)
     consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
-    campaign = make_campaign(program)
-    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
-    campaign_audience_build(campaign_id=campaign.pk)
-    locked, release = threading.Event(), threading.Event()
-    holder = _hold_contact_lock(contact, locked, release)
-    try:
-        assert locked.wait(10)
+    campaign = campaign_queued_for(contact, program)
+    with contact_lock_held(contact):
         assert fake_twilio.post_inbound(inbound_url(), PHONE, "STOP", client=client).status_code == 200
         # The lock still holds: the STOP can't be applied yet, so the gate sends nothing at all.
         assert inbound_spool_apply() is False
@@ -207,9 +185,6 @@ def test_while_a_kept_stop_cannot_be_applied_nothing_is_sent_to_anyone(fake_twil
         assert result.sent == 0 and fake_twilio.create_requests() == []
         waiting = OutboundMessage.objects.get(campaign=campaign)
         assert waiting.status == MessageStatus.DEFERRED and "outage" in waiting.reason
-    finally:
-        release.set()
-        holder.join(10)
     assert inbound_spool_apply() is True
     assert not consent_may_send(contact=contact, program=program)
 
