@@ -149,6 +149,15 @@ def _condition_expressions(condition):
         yield from _condition_expressions(getattr(condition, side, None))
 
 
+def _refuse_tag(tag: str):
+    *others, last = (f"{{% {name} %}}" for name in ALLOWED_TAGS.values())
+    _refuse(f"The {{% {tag} %}} tag can't be used in a message. Use {', '.join(others)} or {last}.")
+
+
+# The engine knows only the tags a body's own context needs, so another tag is a syntax error there.
+_UNKNOWN_TAG = re.compile(r"Invalid block tag on line \d+: '([^']+)'")
+
+
 def _check_nodes(nodelist) -> int:
     """Refuse what a body may not use; return the length of all its literal text, every branch included."""
     literal = 0
@@ -158,9 +167,7 @@ def _check_nodes(nodelist) -> int:
         elif isinstance(node, VariableNode):
             literal += _check_expression(node.filter_expression)
         elif type(node) not in ALLOWED_TAGS:
-            tag = node.token.contents.split()[0] if getattr(node, "token", None) else type(node).__name__
-            *others, last = (f"{{% {name} %}}" for name in ALLOWED_TAGS.values())
-            _refuse(f"The {{% {tag} %}} tag can't be used in a message. Use {', '.join(others)} or {last}.")
+            _refuse_tag(node.token.contents.split()[0] if getattr(node, "token", None) else type(node).__name__)
         elif isinstance(node, IfNode):
             for condition, branch in node.conditions_nodelists:
                 for expression in _condition_expressions(condition):
@@ -176,6 +183,8 @@ def body_compile(body: str):
     try:
         template = _ENGINE.from_string(body)
     except TemplateSyntaxError as error:
+        if unknown := _UNKNOWN_TAG.match(str(error)):
+            _refuse_tag(unknown.group(1))
         raise ValidationError({"body": f"The message has a template error: {error}"}) from None
     literal = _check_nodes(template.nodelist)
     limit = message_max_characters()

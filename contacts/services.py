@@ -87,13 +87,16 @@ def contacts_lock(contact_ids) -> None:
         list(Contact.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
-def _consent_lock(contact: Contact, program: Program | None = None) -> None:
-    """Take the locks every consent change takes, in the one order: contact, subscriptions, ledger."""
+def _consent_lock(contact: Contact, program: Program | None = None) -> list[Subscription]:
+    """Take the locks every consent change takes, in the one order: contact, subscriptions, ledger.
+
+    Returns the subscriptions locked (of `program` when given), as they are now.
+    """
     contacts_lock([contact.pk])
     subscriptions = Subscription.objects.select_for_update().filter(contact=contact)
     if program is not None:
         subscriptions = subscriptions.filter(program=program)
-    list(subscriptions.order_by("pk").values_list("pk", flat=True))
+    return list(subscriptions.order_by("pk").only("pk", "program_id", "status", "pending_expires_at"))
 
 
 @transaction.atomic
@@ -290,9 +293,8 @@ def consent_opt_in_on_behalf(
     None, and nothing recorded, when the contact is already subscribed or already waiting for
     its YES (as on the web). The caller sends the text the event asks for.
     """
-    _consent_lock(contact, program)
+    current = next(iter(_consent_lock(contact, program)), None)
     checked = consent_on_behalf_check(e164=str(contact.phone), program=program, consent=consent)
-    current = Subscription.objects.filter(contact=contact, program=program).first()
     if current and (
         current.status == SubscriptionStatus.ACTIVE
         or (current.status == SubscriptionStatus.PENDING and current.pending_expires_at > timezone.now())

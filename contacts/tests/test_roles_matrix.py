@@ -73,6 +73,10 @@ MODELS = {
     "campaigns.staterule": ModelPolicy(view=frozenset({M, A})),
 }
 
+# Admins where every staff user sees and changes only their own record, whatever their role: checked by
+# `test_every_staff_user_sees_and_changes_only_their_own_time_zone`, not by the page-by-page policy.
+OWN_RECORDS = {"campaigns.staffpreference"}
+
 # Pages a ModelAdmin adds of its own: admin URL name -> (method, who may, what they get).
 CUSTOM_PAGES = {
     "auth_user_password_change": ("GET", NOBODY, 200),
@@ -154,13 +158,15 @@ def test_the_policy_names_every_admin_page_and_action():
         label, view = _split(name)
         if label is None:
             undeclared += [] if view in SITE_PAGES else [f"site page admin:{name}"]
+        elif label in OWN_RECORDS:
+            continue
         elif label not in MODELS:
             undeclared.append(f"model admin {label}")
         elif view not in STANDARD_VIEWS and name not in CUSTOM_PAGES:
             undeclared.append(f"page admin:{name}")
     for label, model_admin in _model_admins().items():
         for _func, action, _description in model_admin._get_base_actions():
-            if action != "delete_selected" and (label, action) not in ACTIONS:
+            if action != "delete_selected" and label not in OWN_RECORDS and (label, action) not in ACTIONS:
                 undeclared.append(f"action {label}.{action}")
     assert undeclared == [], "say who may use these in contacts/tests/test_roles_matrix.py"
 
@@ -241,7 +247,7 @@ def _page_checks(records) -> list[tuple[str, str, str, dict, set, int | set]]:
     checks = []
     for name in _admin_url_names():
         label, view = _split(name)
-        if label is None:
+        if label is None or label in OWN_RECORDS:
             continue
         pk = records[label]
         if view in STANDARD_VIEWS:
@@ -300,6 +306,7 @@ def test_each_role_sees_the_admin_site_pages_its_models_allow(role, records):
             problems.append(f"{name}: expected {status}, got {response.status_code}")
     for app_label in sorted({label.split(".")[0] for label in MODELS}):
         sees_any = any(role in p.view | p.change for label, p in MODELS.items() if label.startswith(app_label + "."))
+        sees_any = sees_any or any(label.startswith(app_label + ".") for label in OWN_RECORDS)
         status = client.get(reverse("admin:app_list", args=[app_label])).status_code
         if status != (200 if sees_any else 404):
             problems.append(f"app {app_label}: expected {200 if sees_any else 404}, got {status}")
@@ -318,6 +325,8 @@ def test_each_role_is_offered_and_can_run_exactly_its_actions(role, records, rf)
     user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
     problems = []
     for label, model_admin in _model_admins().items():
+        if label in OWN_RECORDS:
+            continue
         request = rf.get("/")
         request.user = user
         offered = set(model_admin.get_actions(request)) if model_admin.has_view_or_change_permission(request) else set()
@@ -344,3 +353,21 @@ def _action_ran(response) -> bool:
         return False
     plain_list = response.templates and response.templates[0].name.endswith("change_list.html")
     return not (response.status_code == 200 and plain_list)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_staff_user_sees_and_changes_only_their_own_time_zone(role):
+    from campaigns.models import StaffPreference
+
+    someone = get_user_model().objects.create_user("someone-else-tz", is_staff=True)
+    theirs = StaffPreference.objects.create(user=someone, time_zone="Europe/Paris")
+    client = _client_for(role)
+    mine = client.get(reverse("admin:campaigns_staffpreference_changelist"))
+    assert mine.status_code == 302 and mine["Location"].endswith("/add/")
+    assert client.get(reverse("admin:campaigns_staffpreference_add")).status_code == 200
+    for name in ("change", "delete"):
+        response = client.get(reverse(f"admin:campaigns_staffpreference_{name}", args=[theirs.pk]))
+        assert response.status_code != 200, f"{role} reached another user's time zone ({name})"
+    client.post(reverse("admin:campaigns_staffpreference_change", args=[theirs.pk]), {"time_zone": "UTC"})
+    theirs.refresh_from_db()
+    assert theirs.time_zone == "Europe/Paris"

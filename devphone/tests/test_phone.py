@@ -16,7 +16,6 @@ from contacts.roles import SUPPORT_AGENTS
 from contacts.selectors import subscription_status
 from contacts.services import consent_opt_in
 from contacts.tests.factories import make_contact, make_program
-from devphone.selectors import _REPLIES_ARE_MESSAGES
 from devphone.services import inbound_params
 from devphone.tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from messaging.models import InboundClassification, InboundMessage, MessageKind, MessageStatus, OutboundMessage
@@ -203,11 +202,10 @@ def test_each_reply_in_the_webhooks_answer_shows_once_right_after_the_text_it_an
         classification=InboundClassification.HELP, effect="help", reply="Acme: help at acme.test",
         received_at=timezone.now(),
     )  # fmt: skip
-    if _REPLIES_ARE_MESSAGES:  # the reply is also an outbound message of its own
-        OutboundMessage.objects.create(
-            kind=MessageKind.CONFIRMATION, contact=contact, to=PHONE, body="Acme: help at acme.test",
-            status=MessageStatus.SENT, in_reply_to=inbound,
-        )  # fmt: skip
+    OutboundMessage.objects.create(  # the webhook's answer is an outbound message of its own
+        kind=MessageKind.HELP_REPLY, contact=contact, to=PHONE, body="Acme: help at acme.test",
+        status=MessageStatus.REPLIED, in_reply_to=inbound,
+    )  # fmt: skip
     login_as()
     messages = client.get(THREAD, {"number": PHONE}).json()["messages"]
     assert [(m["direction"], m["body"]) for m in messages] == [("in", "HELP"), ("out", "Acme: help at acme.test")]
