@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError, connection
 from twilio.request_validator import RequestValidator
 
 from campaigns.dispatch import campaign_send_batch
@@ -231,3 +232,21 @@ def test_a_late_stop_from_the_backstop_is_not_confirmed_past_the_window(fake_twi
     assert not consent_may_send(contact=contact, program=program)
     confirmation = OutboundMessage.objects.get(kind=MessageKind.STOP_CONFIRMATION)
     assert (confirmation.status, confirmation.reason) == (MessageStatus.SKIPPED, "past the opt-out confirmation window")
+
+
+@pytest.mark.django_db
+def test_a_stop_during_an_outage_is_kept_even_from_a_browser_with_a_staff_session(fake_twilio, client):
+    """Nothing before the view may need the database: a session cookie (the phone page, a tester) included."""
+    from testing.users import staff_user_make
+
+    client.force_login(staff_user_make())
+
+    def unreachable(execute, sql, params, many, context):
+        if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            return execute(sql, params, many, context)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(unreachable):
+        response = fake_twilio.post_inbound(inbound_url(), PHONE, "STOP", client=client)
+    assert response.status_code == 200
+    assert inbound_spool_waiting() == 1
