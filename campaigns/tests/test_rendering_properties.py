@@ -125,4 +125,4 @@ def test_tags_that_reach_outside_the_body_are_refused_with_a_clear_error(recipie
     contact, program = recipients
     with pytest.raises(ValidationError) as error:
         campaign_render(_Campaign(body, program), contact)
-    assert "template error" in error.value.message_dict["body"][0]
+    assert "can't be used in a message" in error.value.message_dict["body"][0]
