@@ -104,7 +104,7 @@ def test_sign_up_yes_campaign_stop_and_the_opt_out_in_history_through_the_phone(
         admin = page.context.new_page()
         admin.set_viewport_size(DESKTOP)
         admin.goto(f"{url}/admin/campaigns/campaign/{demo['campaign'].pk}/change/")
-        admin.get_by_role("link", name="Send now").click()
+        admin.get_by_role("button", name="Send now").click()  # saves the form, then asks to confirm
         screenshot(admin, "journey-5-campaign-confirm")
         admin.get_by_role("button", name=re.compile("Yes, send")).click()
         admin.close()

@@ -38,6 +38,7 @@ def production(tmp_path):
         DEBUG="0",
         SECRET_KEY="production-test-secret-key-" + "x" * 40,
         SUPPRESSION_HMAC_KEY=settings.SUPPRESSION_HMAC_KEY.ljust(32, "k"),
+        LEDGER_HMAC_KEY="production-test-ledger-key-" + "l" * 40,
         ALLOWED_HOSTS="127.0.0.1",
         STATIC_ROOT=str(tmp_path / "static"),
         TRUSTED_PROXY_PROTO_HEADER="HTTP_X_FORWARDED_PROTO",  # the test plays the TLS-terminating proxy
