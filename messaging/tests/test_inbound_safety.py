@@ -250,3 +250,30 @@ def test_a_stop_during_an_outage_is_kept_even_from_a_browser_with_a_staff_sessio
         response = fake_twilio.post_inbound(inbound_url(), PHONE, "STOP", client=client)
     assert response.status_code == 200
     assert inbound_spool_waiting() == 1
+
+
+@pytest.mark.django_db
+def test_texts_kept_on_a_web_hosts_disk_are_applied_by_the_command(fake_twilio, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from messaging.spool import inbound_spool_keep
+
+    contact, program = make_contact(PHONE), make_program()
+    consent_opt_in(contact=contact, program=program, method=ConsentMethod.WEB_FORM, evidence={"form": "t"})
+    params = twilio_params(fake_twilio, "STOP")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis away too: the text goes to this host's disk
+    from smsconsent.redis import redis_client
+
+    redis_client.cache_clear()
+    try:
+        assert inbound_spool_keep(params=params, received_at=timezone.now()) == "disk"
+    finally:
+        settings.REDIS_URL = settings.CACHES["default"]["LOCATION"]
+        redis_client.cache_clear()
+    out = StringIO()
+    call_command("inbound_spool_apply", stdout=out)
+    assert "1 from this host's files" in out.getvalue()
+    assert not consent_may_send(contact=contact, program=program)
