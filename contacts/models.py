@@ -107,6 +107,7 @@ class ConsentKind(models.TextChoices):
 
 class ConsentMethod(models.TextChoices):
     WEB_FORM = "web_form", _("Web form")
+    WEB = "web", _("Web opt-out page")  # /optout/: revocation by any reasonable means
     KEYWORD = "keyword", _("Text message keyword")
     ADMIN = "admin", _("Staff (admin)")
     IMPORT = "import", _("Import")

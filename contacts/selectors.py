@@ -180,6 +180,15 @@ def contacts_sendable(*, program: Program, contacts: QuerySet | None = None) -> 
     return contacts.filter(consent_sendable_q(program=program))
 
 
+def contact_already_opted_out(*, contact: Contact) -> bool:
+    """Nothing live any more and an opt-out on record: a new opt-out gets no second confirmation."""
+    live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
+    return (
+        not Subscription.objects.filter(contact=contact, status__in=live).exists()
+        and ConsentEvent.objects.filter(contact=contact, kind=ConsentKind.OPT_OUT).exists()
+    )
+
+
 def subscription_status(*, contact: Contact, program: Program) -> str | None:
     return Subscription.objects.filter(contact=contact, program=program).values_list("status", flat=True).first()
 

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from contacts.models import (
     ConsentEvent,
-    ConsentKind,
     ConsentMethod,
     Contact,
     ProgramKeyword,
@@ -32,7 +31,7 @@ from contacts.models import (
     SubscriptionStatus,
 )
 from contacts.phones import phone_normalize
-from contacts.selectors import subscription_status
+from contacts.selectors import contact_already_opted_out, subscription_status
 from contacts.services import (
     consent_confirm_request,
     consent_opt_in,
@@ -251,14 +250,6 @@ def _contact_for(message: InboundMessage, e164: str) -> Contact:
     return message.contact
 
 
-def _already_opted_out(contact: Contact) -> bool:
-    live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING)
-    return (
-        not Subscription.objects.filter(contact=contact, status__in=live).exists()
-        and ConsentEvent.objects.filter(contact=contact, kind=ConsentKind.OPT_OUT).exists()
-    )
-
-
 def _on_opt_out(message, result, e164) -> _Effect:
     if not e164:
         return _Effect("not a number we text: nothing to revoke")
@@ -266,7 +257,7 @@ def _on_opt_out(message, result, e164) -> _Effect:
         contact = _contact_for(message, e164)
     except ValidationError:  # unknown, and not a number we would ever accept for texting
         return _Effect("not a number we text: nothing to revoke")
-    already = _already_opted_out(contact)  # read before the opt-out below changes the answer
+    already = contact_already_opted_out(contact=contact)  # read before the opt-out below changes the answer
     last_program = program_last_texted(contact=contact)
     brand = last_program.brand if last_program else settings.SMS_DEFAULT_BRAND
     scope = last_program if settings.CONSENT_OPT_OUT_SCOPE == "program" else None

@@ -12,7 +12,10 @@ from .ratelimit import rate_parse
 @register(Tags.compatibility)
 def signup_settings_check(app_configs=None, **kwargs):
     errors = []
-    for name in ("SIGNUP_RATE_LIMIT_PER_IP", "SIGNUP_RATE_LIMIT_PER_PHONE", "TEST_SEND_RATE_LIMIT"):
+    for name in (
+        "SIGNUP_RATE_LIMIT_PER_IP", "SIGNUP_RATE_LIMIT_PER_PHONE", "OPTOUT_RATE_LIMIT_PER_IP",
+        "OPTOUT_RATE_LIMIT_PER_PHONE", "TEST_SEND_RATE_LIMIT",
+    ):
         try:
             rate_parse(str(getattr(settings, name)))
         except ImproperlyConfigured as error:

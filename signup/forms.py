@@ -108,3 +108,30 @@ class SignupForm(forms.Form):
                 field.widget.attrs["aria-invalid"] = "true"
             if described:
                 field.widget.attrs["aria-describedby"] = " ".join(described)
+
+
+class OptOutForm(forms.Form):
+    """The public opt-out page: a number, nothing else (revocation must be easy)."""
+
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=30,
+        help_text=_("The number that gets our texts, e.g. (415) 555-0101."),
+        error_messages={"required": _("Enter your mobile number.")},
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    # A field people never see; bots that fill every input give themselves away.
+    website = forms.CharField(label=_("Leave this field empty"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+
+    def clean_phone(self) -> str:
+        return phone_e164(self.cleaned_data["phone"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("website"):
+            raise forms.ValidationError(_("We couldn't read this request. Please reload the page and try again."))
+        return cleaned

@@ -3,20 +3,25 @@
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
 from contacts.models import ConsentEvent, ConsentMethod, Subscription, SubscriptionStatus
-from contacts.selectors import number_has_opt_out_on_record
+from contacts.selectors import contact_already_opted_out, number_has_opt_out_on_record
 from contacts.services import (
     EvidenceFromRequest,
     consent_code_new,
     consent_opt_in,
+    consent_opt_out,
     contact_get_or_create,
     contacts_lock,
 )
-from messaging.models import OutboundMessage
+from messaging.models import MessageKind, OutboundMessage
+from messaging.outbox import outbox_queue
+from messaging.selectors import program_last_texted
 from messaging.services import consent_text_queue
+from messaging.texts import text_opt_out_confirmation_generic
 
 from .disclosure import Disclosure
 from .models import DisclosureVersion
@@ -93,3 +98,26 @@ def signup_submit(
     with translation.override(disclosure.language):
         message = consent_text_queue(event=event)
     return SignupOutcome(event=event, message=message)
+
+
+@transaction.atomic
+def web_opt_out(*, phone: str, request_evidence: EvidenceFromRequest) -> ConsentEvent:
+    """An opt-out from the public opt-out page: every program stops, with one confirmation text.
+
+    Revocation by any reasonable means: whoever asks for a number, it stops (a wrong stop costs a
+    subscriber, who can text START; a missed one breaks the law). An unknown number is recorded
+    too, so a later sign-up for it waits for its own YES. A number already opted out gets no
+    second confirmation.
+    """
+    contact, _ = contact_get_or_create(phone=phone)
+    contacts_lock([contact.pk])
+    already = contact_already_opted_out(contact=contact)  # read before the opt-out below changes the answer
+    event = consent_opt_out(contact=contact, method=ConsentMethod.WEB, evidence=request_evidence.as_dict())
+    if not already:
+        last = program_last_texted(contact=contact)
+        brand = last.brand if last else settings.SMS_DEFAULT_BRAND
+        outbox_queue(
+            kind=MessageKind.STOP_CONFIRMATION, body=text_opt_out_confirmation_generic(brand), contact=contact,
+            consent_event=event,
+        )  # fmt: skip
+    return event

@@ -15,9 +15,9 @@ from contacts.services import client_ip, evidence_from_request
 from messaging.selectors import our_numbers
 
 from .disclosure import disclosure_compose
-from .forms import SignupForm
+from .forms import OptOutForm, SignupForm
 from .ratelimit import rate_limit_exceeded
-from .services import signup_submit
+from .services import signup_submit, web_opt_out
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,29 @@ def signup_thanks(request, slug):
         "our_number": next(iter(sorted(our_numbers())), ""),
     }
     return render(request, "signup/thanks.html", context)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def optout_page(request):
+    """Stop texts from the web: a number, one button. The answer never says whether it was subscribed."""
+    form = OptOutForm(request.POST or None)
+    page = {"form": form, "brand": settings.SMS_DEFAULT_BRAND}
+    if request.method == "GET":
+        return render(request, "signup/optout.html", page)
+    ip = client_ip(request)
+    if rate_limit_exceeded(scope="optout-ip", key=ip, rate=settings.OPTOUT_RATE_LIMIT_PER_IP):
+        log.warning("web opt-out blocked: too many attempts from %s", ip)
+        message = _("Too many requests from here. Please try again later, or reply STOP to any of our texts.")
+        return render(request, "signup/optout.html", {**page, "blocked_message": message}, status=429)
+    if not form.is_valid():
+        return render(request, "signup/optout.html", page)
+    phone = form.cleaned_data["phone"]
+    # Per number, so nobody can make one phone buzz with confirmations: past the limit the number was
+    # opted out moments ago already, and nothing more is recorded or sent.
+    if rate_limit_exceeded(scope="optout-phone", key=phone_digest(phone), rate=settings.OPTOUT_RATE_LIMIT_PER_PHONE):
+        log.warning("web opt-out for number %s… over its limit", phone_digest(phone)[:12])
+        return render(request, "signup/optout.html", {**page, "done": True})
+    web_opt_out(phone=phone, request_evidence=evidence_from_request(request))
+    return render(request, "signup/optout.html", {**page, "done": True})

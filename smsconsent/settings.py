@@ -337,6 +337,9 @@ if LEDGER_SEAL_QUEUE:
 # --- Public forms ---------------------------------------------------------------
 SIGNUP_RATE_LIMIT_PER_IP = env.str("SIGNUP_RATE_LIMIT_PER_IP", default="10/h")
 SIGNUP_RATE_LIMIT_PER_PHONE = env.str("SIGNUP_RATE_LIMIT_PER_PHONE", default="3/h")
+# The public opt-out page (/optout/): per address, and per number for the confirmation text it sends.
+OPTOUT_RATE_LIMIT_PER_IP = env.str("OPTOUT_RATE_LIMIT_PER_IP", default="20/h")
+OPTOUT_RATE_LIMIT_PER_PHONE = env.str("OPTOUT_RATE_LIMIT_PER_PHONE", default="3/h")
 
 # --- Campaign sending ---------------------------------------------------------------
 SMS_PRICE_PER_SEGMENT = env.float("SMS_PRICE_PER_SEGMENT", default=0.0083)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
 
+from signup import views as signup_views
+
 from .health import healthz
 
 admin.site.site_header = "smsconsent"
@@ -17,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sms/", include("messaging.urls")),
     path("join/", include("signup.urls")),
+    path("optout/", signup_views.optout_page, name="optout"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -264,3 +264,27 @@ def test_program_admin_preview_follows_edits_before_saving(live_server, browser,
     assert "de Zed Wines (Weekly offers)" in spanish
     program.refresh_from_db()
     assert program.brand == "Acme Deals"  # nothing saved by previewing
+
+
+def test_the_opt_out_page_works_on_a_phone_and_confirms_once(live_server, browser, sent_texts):
+    from contacts.services import consent_opt_in
+    from contacts.tests.factories import make_contact
+
+    program, contact = make_program(slug="deals"), make_contact("+14155550142")
+    consent_opt_in(contact=contact, program=program, method="web_form", evidence={"form": "t"})
+
+    def steps(page):
+        page.goto(f"{live_server.url}/optout/")
+        screenshot(page, "optout-phone")
+        page.get_by_label("Mobile number").fill("(415) 555-0142")
+        page.get_by_role("button", name="Stop texts to this number").click()
+        page.get_by_role("heading", name="Done: no more texts").wait_for()
+        screenshot(page, "optout-done-phone")
+        return page.locator("main").inner_text()
+
+    shown = browser.run(steps, viewport=PHONE)
+    assert "won't get any more" in shown
+    assert Subscription.objects.get(contact=contact).status == SubscriptionStatus.OPTED_OUT
+    assert [body for to, body in sent_texts if to == "+14155550142"] == [
+        "Acme Deals: You're unsubscribed and will receive no more messages. Reply START to resubscribe."
+    ]
