@@ -156,11 +156,10 @@ def outbox_reply(
 
     The row is REPLIED (the caller puts the text in the TwiML) or SKIPPED with the reason.
     """
-    message = _message_create(
+    return _message_create(
         kind=kind, body=body, contact=contact, to=to, program=program, consent_event=consent_event,
         in_reply_to=in_reply_to, requested_by=None, answered_now=True,
     )  # fmt: skip
-    return message
 
 
 def _message_create(
