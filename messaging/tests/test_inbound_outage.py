@@ -22,6 +22,7 @@ from contacts.selectors import consent_may_send
 from contacts.tests.factories import make_program
 from messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from messaging.spool import inbound_spool_apply, inbound_spool_waiting
+from testing.db import backend_waiting_on_a_lock, backends_terminate
 from testing.tcp_proxy import TcpProxy
 from testing.worker import database_url, wait_until
 
@@ -125,9 +126,8 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     )
     poster.start()
     try:
-        waiting = wait_until(_webhook_backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [waiting])
+        waiting = wait_until(backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
+        backends_terminate([waiting])
         poster.join(30)
     finally:
         release.set()
@@ -139,16 +139,6 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     assert not consent_may_send(contact=contact, program=program)
     confirmation = OutboundMessage.objects.get(kind=MessageKind.STOP_CONFIRMATION)
     assert confirmation.status in (MessageStatus.PENDING, MessageStatus.QUEUED, MessageStatus.CLAIMED)
-
-
-def _webhook_backend_waiting_on_a_lock() -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def test_the_web_process_answers_a_signed_stop_normally_through_the_proxy(celery_processes, fake_twilio, web):
