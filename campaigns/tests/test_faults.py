@@ -5,6 +5,7 @@ test asserts at the fake: every consented recipient got exactly one campaign tex
 nobody got a second, and nobody without consent got any.
 """
 
+import itertools
 from collections import Counter
 
 import pytest
@@ -138,7 +139,7 @@ def test_provider_errors_are_retried_with_backoff_a_bounded_number_of_times_and_
     # With backoff: each wait at least half the doubling ceiling (jitter), 1 s, 2 s, 4 s. Lower bounds
     # only: the product waits at least this long; a busy machine can only make it longer.
     times = [r.at for r in fake_twilio.create_requests() if r.form["To"] == broken]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(gap >= 0.5 * ceiling - 0.01 for gap, ceiling in zip(gaps, (1, 2, 4), strict=True)), gaps
     assert OutboundMessage.objects.filter(campaign=campaign, attempts__gt=4).count() == 0
     stored = set(OutboundMessage.objects.filter(campaign=campaign, sid__isnull=False).values_list("sid", flat=True))

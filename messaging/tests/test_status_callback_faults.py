@@ -13,7 +13,7 @@ from campaigns.tests.factories import make_campaign, subscriber
 from contacts.tests.factories import make_program
 from messaging.models import EarlyStatus, MessageStatus, OutboundMessage
 from messaging.spool import status_spool_waiting
-from messaging.tests.test_inbound_outage import FAST, db_proxy, web  # noqa: F401  (fixtures)
+from messaging.tests.test_inbound_outage import FAST
 from testing.tcp_proxy import TcpProxy
 from testing.worker import wait_until
 
