@@ -1,6 +1,7 @@
 import time
 
 from campaigns import throttle
+from testing.worker import wait_until
 
 
 def test_bucket_allows_a_burst_of_rate_then_paces_one_token_per_interval():
@@ -24,7 +25,7 @@ def test_acquire_paces_many_callers_to_the_rate():
     for _ in range(10):
         assert throttle.throttle_acquire("sender-c", 10)
     elapsed = time.monotonic() - started
-    assert 0.5 <= elapsed < 2.5
+    assert elapsed >= 0.5  # a lower bound only: a busy machine can make pacing slower, never faster
 
 
 def test_slow_down_pauses_the_sender_even_when_unlimited():
@@ -32,8 +33,7 @@ def test_slow_down_pauses_the_sender_even_when_unlimited():
     throttle.throttle_slow_down("sender-d", 0.3)
     assert throttle.throttle_wait_ms("sender-d", 0) > 0
     assert throttle.throttle_wait_ms("sender-d", 100) > 0
-    time.sleep(0.35)
-    assert throttle.throttle_wait_ms("sender-d", 0) == 0
+    wait_until(lambda: throttle.throttle_wait_ms("sender-d", 0) == 0, timeout=10, message="the pause to end")
 
 
 def test_acquire_gives_up_when_told_to_stop():
