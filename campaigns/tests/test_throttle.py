@@ -1,7 +1,6 @@
 import time
 
 from campaigns import throttle
-from testing.worker import wait_until
 
 
 def test_bucket_allows_a_burst_of_rate_then_paces_one_token_per_interval():
@@ -25,7 +24,7 @@ def test_acquire_paces_many_callers_to_the_rate():
     for _ in range(10):
         assert throttle.throttle_acquire("sender-c", 10)
     elapsed = time.monotonic() - started
-    assert elapsed >= 0.5  # a lower bound only: a busy machine can make pacing slower, never faster
+    assert 0.5 <= elapsed < 2.5
 
 
 def test_slow_down_pauses_the_sender_even_when_unlimited():
@@ -33,7 +32,8 @@ def test_slow_down_pauses_the_sender_even_when_unlimited():
     throttle.throttle_slow_down("sender-d", 0.3)
     assert throttle.throttle_wait_ms("sender-d", 0) > 0
     assert throttle.throttle_wait_ms("sender-d", 100) > 0
-    wait_until(lambda: throttle.throttle_wait_ms("sender-d", 0) == 0, timeout=10, message="the pause to end")
+    time.sleep(0.35)
+    assert throttle.throttle_wait_ms("sender-d", 0) == 0
 
 
 def test_acquire_gives_up_when_told_to_stop():
