@@ -14,11 +14,25 @@ from hypothesis import strategies as st
 
 from contacts.ledger import ledger_seal, subscriptions_check, subscriptions_replay
 from contacts.models import ConsentEvent, ConsentMethod, Subscription, SubscriptionStatus
-from contacts.services import consent_confirm_pending, consent_expire_pending, consent_opt_in, consent_opt_out
+from contacts.services import (
+    consent_confirm_request,
+    consent_expire_pending,
+    consent_opt_in,
+    consent_opt_out,
+    consent_restore,
+)
 
 from .factories import make_contact, make_program
 
 pytestmark = pytest.mark.django_db
+
+
+def _confirm(contact, program):
+    """The person's YES to the request for this program, if one waits."""
+    pending = Subscription.objects.filter(contact=contact, program=program, status=SubscriptionStatus.PENDING).first()
+    if pending is not None:
+        consent_confirm_request(contact=contact, request_event_id=pending.last_event_id, method=ConsentMethod.KEYWORD,
+                                evidence={"body": "YES"})  # fmt: skip
 
 
 def _opt_in(contact, program, **kw):
@@ -57,7 +71,7 @@ def _every_kind_of_history(settings):
     _opt_in(revoked, deals)  # back in to deals only
     confirmed, expired = make_contact(), make_contact()
     _opt_in(confirmed, news, pending=True)
-    consent_confirm_pending(contact=confirmed, method=ConsentMethod.KEYWORD, evidence={"body": "YES"})
+    _confirm(confirmed, news)
     _opt_in(expired, news, pending=True)
     consent_expire_pending(now=timezone.now() + timedelta(days=30))
     ledger_seal()
@@ -136,7 +150,7 @@ def test_replay_of_one_contact_follows_the_rules_the_services_write_by():
 
 ACTIONS = st.lists(
     st.tuples(
-        st.sampled_from(["opt_in", "pending", "confirm", "stop_program", "stop_all", "expire"]),
+        st.sampled_from(["opt_in", "pending", "confirm", "restore", "stop_program", "stop_all", "expire"]),
         st.integers(0, 1),  # which contact
         st.integers(0, 1),  # which program
         st.sampled_from(["all", "program"]),  # CONSENT_OPT_OUT_SCOPE at that moment
@@ -156,7 +170,9 @@ def test_any_sequence_of_consent_changes_replays_to_the_subscriptions_the_servic
             if action in ("opt_in", "pending"):
                 _opt_in(contact, program, pending=action == "pending")
             elif action == "confirm":
-                consent_confirm_pending(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "YES"})
+                _confirm(contact, program)
+            elif action == "restore":
+                consent_restore(contact=contact, method=ConsentMethod.KEYWORD, evidence={"body": "START"})
             elif action == "expire":
                 consent_expire_pending(now=timezone.now() + timedelta(days=30))
             else:
