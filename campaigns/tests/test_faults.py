@@ -108,9 +108,10 @@ def test_provider_errors_are_retried_with_backoff_a_bounded_number_of_times_and_
 ):
     program = make_program()
     consented, excluded = audience(program, 12)
-    rate_limited, server_error, unavailable, hung, dropped, broken = (str(c.phone) for c in consented[:6])
+    rate_limited, server_error, unavailable, hung, dropped, broken, sent_anyway = (str(c.phone) for c in consented[:7])
     fake_twilio.fail_next(2, status=429, to=rate_limited)
     fake_twilio.fail_next(2, status=500, to=server_error)
+    fake_twilio.fail_next(1, status=500, to=sent_anyway, accept=True)  # Twilio created it, yet answered 500
     fake_twilio.fail_next(1, status=503, to=unavailable)
     hang = fake_twilio.hold_next(1, to=hung)  # accepted; the answer comes only after the client gave up
     fake_twilio.drop_next(1, to=dropped)  # accepted; the connection closes before the answer
@@ -131,7 +132,7 @@ def test_provider_errors_are_retried_with_backoff_a_bounded_number_of_times_and_
     tries = Counter(r.form["To"] for r in fake_twilio.create_requests())
     # Refused answers are tried again; an accepted text whose answer was lost is found, not sent again.
     assert (tries[rate_limited], tries[server_error], tries[unavailable]) == (3, 3, 2)
-    assert (tries[hung], tries[dropped]) == (1, 1)
+    assert (tries[hung], tries[dropped], tries[sent_anyway]) == (1, 1, 1)
     # Bounded: the number Twilio never accepts is tried SMS_SEND_MAX_ATTEMPTS times, then failed.
     assert tries[broken] == 4
     failed = OutboundMessage.objects.get(campaign=campaign, to=broken)
