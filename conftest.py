@@ -4,8 +4,14 @@ import os
 import tempfile
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from testing import network_guard
+
+# No property-based example may fail for taking long: on a busy machine any of them can (speed is measured
+# by the benchmarks, never by a unit test's clock).
+hypothesis_settings.register_profile("smsconsent", deadline=None)
+hypothesis_settings.load_profile("smsconsent")
 
 # `browser`: Debian's Chromium driven from a thread of its own; `eager_celery`: tasks run in-process;
 # `testing.ledger`: flushes past the ledger's TRUNCATE guard, and an anchor file per test.

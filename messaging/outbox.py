@@ -510,9 +510,15 @@ def _send_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.SMS_SEND_CONCURRENCY, thread_name_prefix="sms-send")
 
 
+# The one transient answer that certainly sent nothing: a rate-limit refusal (Twilio's code, or the bare status).
+_REFUSED_UNSENT_CODES = ("20429", "429")
+
+
 def _answer_may_be_lost(message: OutboundMessage) -> bool:
-    # A numeric code is a provider's clean refusal: that attempt certainly sent nothing.
-    return message.attempts > 1 and not message.error_code.isdigit()
+    # Any other earlier attempt may have reached the provider: a timeout or a dropped connection tells
+    # nothing, and Twilio may have created a message it answered with a 5xx. Twilio takes no idempotency
+    # key, so asking it what it holds for the number is the only way not to send twice.
+    return message.attempts > 1 and message.error_code not in _REFUSED_UNSENT_CODES
 
 
 def _already_accepted(backend, message: OutboundMessage) -> SendResult | None:

@@ -20,6 +20,13 @@ webhook (replies then go out through the outbox, not the webhook answer):
 
 Applying is idempotent (a MessageSid is stored once), so an entry applied twice,
 or also found by the backstop poll, changes nothing.
+
+Status callbacks the database can't take are kept here too (Redis only), and
+beat applies them with the texts. Twilio retries a failed callback only where
+the callback URL asks it to (its default retry policy covers connections that
+fail, not 5xx answers), so a receipt answered 503 would usually be lost; kept,
+it is answered 200 and applied once the database is back. Applying a receipt
+twice changes nothing (statuses never move backwards).
 """
 
 import fcntl
@@ -36,7 +43,7 @@ from django.utils.dateparse import parse_datetime
 
 from smsconsent.redis import redis_client, redis_key
 
-from .outbox import outbox_deliver
+from .outbox import outbox_deliver, outbox_status_apply
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +76,44 @@ def inbound_spool_keep(*, params: dict, received_at: datetime) -> str:
 
 def inbound_spool_clear() -> None:
     """Forget every entry kept in Redis (tests; an operator who applied them by hand)."""
-    redis_client().delete(_key("entries"), _key("lock"))
+    redis_client().delete(_key("entries"), _key("lock"), _key("statuses"), _key("statuses-lock"))
+
+
+def status_spool_keep(*, sid: str, status: str, error_code: str) -> None:
+    """Keep one verified status callback the database could not take. Raises when Redis is away too."""
+    entry = json.dumps({"sid": sid, "status": status, "error_code": error_code})
+    redis_client().rpush(_key("statuses"), entry)
+
+
+def status_spool_waiting() -> int:
+    return redis_client().llen(_key("statuses"))
+
+
+def status_spool_apply() -> int:
+    """Apply the status callbacks kept during an outage, oldest first. Returns how many were applied.
+
+    Stops at the first one the database can't take yet (the next run goes on from there).
+    """
+    client = redis_client()
+    token = secrets.token_hex(8)
+    if not status_spool_waiting() or not client.set(_key("statuses-lock"), token, nx=True, ex=_LOCK_SECONDS):
+        return 0
+    applied = 0
+    try:
+        while (raw := client.lindex(_key("statuses"), 0)) is not None:
+            try:
+                outbox_status_apply(**json.loads(raw))
+            except DatabaseError:
+                log.warning("status spool: the database is still unavailable; will try again", exc_info=True)
+                break
+            except (ValueError, TypeError):
+                log.error("status spool: dropping an unreadable entry: %r", raw[:200])
+            client.lpop(_key("statuses"))
+            applied += 1
+        return applied
+    finally:
+        if client.get(_key("statuses-lock")) == token.encode():
+            client.delete(_key("statuses-lock"))
 
 
 def inbound_spool_waiting() -> int:

@@ -33,10 +33,11 @@ def early_statuses_purge_task() -> None:
 
 @shared_task(ignore_result=True)
 def inbound_spool_apply_task() -> None:
-    """Apply texts the webhook kept while PostgreSQL was unreachable."""
-    from .spool import inbound_spool_apply
+    """Apply texts and status callbacks the webhooks kept while PostgreSQL was unreachable."""
+    from .spool import inbound_spool_apply, status_spool_apply
 
     inbound_spool_apply()
+    status_spool_apply()
 
 
 @shared_task(ignore_result=True)

@@ -14,12 +14,19 @@ from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbid
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from redis import RedisError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from .inbound import inbound_params_check, inbound_params_clean, inbound_receive
 from .outbox import outbox_status_apply, status_callback_base_url
-from .spool import inbound_spool_apply_files, inbound_spool_has_files, inbound_spool_keep, inbound_spool_waiting
+from .spool import (
+    inbound_spool_apply_files,
+    inbound_spool_has_files,
+    inbound_spool_keep,
+    inbound_spool_waiting,
+    status_spool_keep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +97,21 @@ def status_callback(request):
     if not twilio_signature_valid(request, status_callback_base_url()):
         return _forbidden(request)
     params = inbound_params_clean(request.POST)
+    receipt = {
+        "sid": params.get("MessageSid", ""),
+        "status": params.get("MessageStatus") or params.get("SmsStatus", ""),
+        "error_code": params.get("ErrorCode", ""),
+    }
     try:
-        outbox_status_apply(
-            sid=params.get("MessageSid", ""),
-            status=params.get("MessageStatus") or params.get("SmsStatus", ""),
-            error_code=params.get("ErrorCode", ""),
-        )
+        outbox_status_apply(**receipt)
     except DatabaseError:
-        # Twilio retries a failed status callback: a 503 asks for exactly that.
-        log.exception("status callback for %s: the database is unavailable", params.get("MessageSid"))
-        return HttpResponse("temporarily unavailable", status=503, content_type="text/plain")
+        # Twilio retries a failed callback only where the URL asks it to (by default, connections that
+        # fail, not 5xx answers): keep it and answer 200, so the receipt is applied once the database is back.
+        log.exception("status callback for %s: the database is unavailable; keeping it", receipt["sid"])
+        try:
+            status_spool_keep(**receipt)
+        except RedisError:
+            log.exception("status callback for %s: could not be kept anywhere", receipt["sid"])
+            return HttpResponse("temporarily unavailable", status=503, content_type="text/plain")
     # 200 even for SIDs we don't know: a 4xx would only make Twilio retry.
     return HttpResponse(status=200)

@@ -17,6 +17,9 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "scree
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
 ]  # fmt: skip
+# How long auto-waiting actions and `expect` assertions wait for what they wait for: they return as soon as
+# it happens, so a generous bound costs nothing on an idle machine and keeps a busy one from failing.
+WAIT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -30,8 +33,9 @@ class BrowserThread:
         self._executor.submit(self._start).result()
 
     def _start(self):
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
 
+        expect.set_options(timeout=WAIT_MS)
         self._playwright = sync_playwright().start()
         self._browser = self._playwright.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
@@ -51,7 +55,7 @@ class BrowserThread:
         def in_browser():
             context = self._browser.new_context(viewport=viewport, locale=locale)
             page = context.new_page()
-            page.set_default_timeout(10_000)
+            page.set_default_timeout(WAIT_MS)
             try:
                 return steps(page)
             finally:

@@ -126,6 +126,7 @@ class Misbehaviour:
     delay: float = 0.0  # seconds to wait before answering (the message is accepted first)
     drop: bool = False  # accept the message, then close the connection without answering
     hold: Hold | None = None  # accept the message, then answer only once the test releases the hold
+    accept: bool = False  # with status/code: store the message first, as Twilio may before answering a 5xx
     after: int = 0  # let this many matching creates through untouched first
 
     def matches(self, to: str) -> bool:
@@ -245,14 +246,17 @@ class FakeTwilio:
         code: int | None = None,
         to: str | None = None,
         delay: float = 0.0,
+        accept: bool = False,
     ) -> None:
         """The next `count` creates (to `to`, if given; None = every one until `clear_failures`) fail.
 
         Give an HTTP `status` (429, 500…), a Twilio error `code` (21610, 21211, 30006…), or both.
+        `accept=True` stores the message before answering the error: Twilio warns that a create it
+        answered with a 5xx may still have been sent.
         """
         if status is None and code is None:
             raise ValueError("say which failure: status=… or code=…")
-        self._add(Misbehaviour(remaining=count, to=to, status=status, code=code, delay=delay))
+        self._add(Misbehaviour(remaining=count, to=to, status=status, code=code, delay=delay, accept=accept))
 
     def slow_next(self, count: int | None = 1, *, seconds: float, to: str | None = None) -> None:
         """Accept the next `count` creates but answer only after `seconds` (client timeouts fire first)."""
@@ -430,16 +434,21 @@ class FakeTwilio:
         if len(body) > 1600:
             return 400, error_body(21617), None
         rule = self._take_misbehaviour(to)
-        if rule and (rule.status or rule.code):
-            code = rule.code or HTTP_STATUS_CODES.get(rule.status, 20500)
-            status = rule.status or ERROR_HTTP_STATUS.get(code, 400)
-            return status, error_body(code, status), rule
+        if rule and (rule.status or rule.code) and not rule.accept:
+            return (*self._error(rule), rule)
         resource = message_resource(self.account_sid, form)
         sid = resource["sid"]
         with self._lock:
             self._messages[sid] = resource
             self._arrival[sid] = len(self._arrival)
+        if rule and (rule.status or rule.code):
+            return (*self._error(rule), rule)
         return 201, dict(resource), rule
+
+    def _error(self, rule: Misbehaviour) -> tuple[int, dict]:
+        code = rule.code or HTTP_STATUS_CODES.get(rule.status, 20500)
+        status = rule.status or ERROR_HTTP_STATUS.get(code, 400)
+        return status, error_body(code, status)
 
     def _list(self, query: dict) -> dict:
         to = query.get("To")

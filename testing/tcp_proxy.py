@@ -5,7 +5,8 @@
     proxy.cut()       # open connections die, new ones are refused: "the database is unreachable"
     proxy.restore()   # it answers again, on the same port
 
-Only the test's own processes go through it; the shared servers are never touched.
+Only the test's own processes go through it; the shared servers are never touched. It listens on
+127.0.0.1 unless told another of this machine's addresses (the host end of a test's veth pair).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, upstream: tuple[str, int]):
+    def __init__(self, upstream: tuple[str, int], *, host: str = "127.0.0.1"):
         self.upstream = upstream
+        self.host = host
         self.port = 0
+        self.accepted = 0  # connections made through it so far
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
@@ -32,7 +35,7 @@ class TcpProxy:
     def _listen(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.host, self.port))
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
@@ -52,6 +55,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._pairs.append((client, server))
+                self.accepted += 1
             threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
 
     def _pipe(self, client: socket.socket, server: socket.socket) -> None:

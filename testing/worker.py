@@ -13,6 +13,7 @@ terminated: the `celery_processes` fixture kills whatever a test left running.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,7 +65,9 @@ def process_env(*, fake=None, **overrides) -> dict[str, str]:
 
 
 class CeleryProcess:
-    def __init__(self, kind: str, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+    def __init__(
+        self, kind: str, name: str, args: list[str], env: dict[str, str], log_dir: Path, prefix: list[str] = ()
+    ):
         self.kind, self.name = kind, name
         self.log_path = log_dir / f"{kind}-{name}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop())
@@ -72,14 +75,21 @@ class CeleryProcess:
             command = [sys.executable, "-m", "testing.web_main", "smsconsent.wsgi", *args]
         else:
             command = [sys.executable, "-m", "testing.worker_main", "-A", "smsconsent", *args]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        # `prefix` runs the process elsewhere, e.g. `ip netns exec host-a` (another "machine").
+        self.process = subprocess.Popen(
+            [*prefix, *command], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def log(self) -> str:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 30.0) -> CeleryProcess:
+    def tasks_succeeded(self, task: str) -> int:
+        """How many runs of `task` (a dotted name) this worker has finished: an event a test can wait for."""
+        return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", self.log()))
+
+    def wait_ready(self, timeout: float = 90.0) -> CeleryProcess:
         deadline = time.monotonic() + timeout
         while READY_MARKERS[self.kind] not in self.log():
             if self.process.poll() is not None:
@@ -112,10 +122,10 @@ class CeleryProcesses:
         self.log_dir = log_dir
         self.started: list[CeleryProcess] = []
 
-    def worker(self, name: str, *, fake=None, wait: bool = True, **env) -> CeleryProcess:
+    def worker(self, name: str, *, fake=None, wait: bool = True, prefix: list[str] = (), **env) -> CeleryProcess:
         args = ["worker", "--pool=solo", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
                 "--without-heartbeat", "-l", "INFO"]  # fmt: skip
-        return self._start("worker", name, args, process_env(fake=fake, **env), wait)
+        return self._start("worker", name, args, process_env(fake=fake, **env), wait, prefix)
 
     def beat(self, *, fake=None, wait: bool = True, **env) -> CeleryProcess:
         schedule = self.log_dir / "celerybeat-schedule"
@@ -127,8 +137,8 @@ class CeleryProcesses:
         args = ["-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4", "--access-logfile", "-", "--timeout", "120"]
         return self._start("web", f"web-{port}", args, process_env(fake=fake, **env), wait)
 
-    def _start(self, kind, name, args, env, wait) -> CeleryProcess:
-        process = CeleryProcess(kind, name, args, env, self.log_dir)
+    def _start(self, kind, name, args, env, wait, prefix=()) -> CeleryProcess:
+        process = CeleryProcess(kind, name, args, env, self.log_dir, prefix)
         self.started.append(process)
         return process.wait_ready() if wait else process
 

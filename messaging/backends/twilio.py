@@ -88,6 +88,9 @@ def _rest_error(error: TwilioRestException) -> SendError:
         error_class=twilio_error_class(error.code, error.status),
         code=str(error.code or error.status),
         http_status=error.status,
+        # Twilio may have created a message it answered with a 5xx: its docs warn that retrying such a
+        # create can text the person twice (https://www.twilio.com/docs/errors/20500).
+        maybe_accepted=error.status is not None and error.status >= 500,
     )
 
 

@@ -19,10 +19,12 @@ def _fresh_keyword_cache(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """`make test` prints the labelled corpus's scores (messaging/tests/test_corpus.py)."""
+    """`make test` prints the labelled corpus's scores (messaging/tests/test_corpus.py) and the inbound load."""
     from messaging.tests.test_corpus import SCORES
+    from messaging.tests.test_load import REPORT
 
-    if SCORES:
-        terminalreporter.section("reply corpus scores")
-        for line in SCORES:
-            terminalreporter.write_line(line)
+    for title, lines in (("reply corpus scores", SCORES), ("inbound load", REPORT)):
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 
 from contacts.models import ConsentEvent, ConsentKind, ConsentMethod, Contact, SubscriptionStatus
 from contacts.selectors import subscription_status
@@ -22,7 +22,9 @@ from messaging.outbox import (
     outbox_send_claimed,
     outbox_status_apply,
 )
+from messaging.spool import status_spool_apply, status_spool_waiting
 from messaging.tests.factories import confirmation
+from smsconsent.redis import redis_client
 from testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +257,36 @@ def test_receipts_can_go_to_a_host_of_their_own_and_are_signed_over_it(settings,
     )
     assert good.status_code == 200
     assert status_of(outcome.message) == MessageStatus.DELIVERED
+
+
+def _database_away(execute, sql, params, many, context):
+    raise OperationalError("the database went away")
+
+
+def test_a_receipt_the_database_cannot_take_is_kept_answered_200_and_applied_later(sent, fake_twilio, client):
+    with connection.execute_wrapper(_database_away):
+        response = fake_twilio.post_status_callback(status_url(), sent.sid, "delivered", client=client)
+    assert response.status_code == 200
+    assert status_spool_waiting() == 1
+    assert status_of(sent) == MessageStatus.QUEUED
+    assert status_spool_apply() == 1
+    assert status_of(sent) == MessageStatus.DELIVERED
+    assert status_spool_waiting() == 0
+    assert status_spool_apply() == 0  # applied once; a repeat of the same receipt would change nothing
+
+
+def test_a_receipt_that_can_be_kept_nowhere_is_answered_503_so_a_retry_can_bring_it_again(
+    sent, fake_twilio, client, settings
+):
+    redis_url, settings.REDIS_URL = settings.REDIS_URL, "redis://127.0.0.1:9/0"  # nothing listens there
+    redis_client.cache_clear()
+    try:
+        with connection.execute_wrapper(_database_away):
+            response = fake_twilio.post_status_callback(status_url(), sent.sid, "delivered", client=client)
+    finally:
+        settings.REDIS_URL = redis_url
+        redis_client.cache_clear()
+    assert response.status_code == 503
+    retry = fake_twilio.post_status_callback(status_url(), sent.sid, "delivered", client=client)
+    assert retry.status_code == 200
+    assert status_of(sent) == MessageStatus.DELIVERED
