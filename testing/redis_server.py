@@ -13,18 +13,13 @@ Nothing is saved to disk, so a restart also loses the broker's queue, leases and
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testing.ports import free_port
 
 
 class PrivateRedis:

@@ -1,7 +1,6 @@
 """`verify_ledger`, `seed_demo`, and the start-up script's own checks."""
 
 import os
-import socket
 import subprocess
 from io import StringIO
 from pathlib import Path
@@ -17,6 +16,7 @@ from contacts.ledger import ledger_seal
 from contacts.management.commands import seed_demo
 from contacts.models import ConsentEvent, ConsentMethod, Contact, Program, SubscriptionStatus
 from contacts.services import consent_opt_in, consent_opt_out
+from testing.ports import free_port
 
 from .factories import make_contact, make_program
 
@@ -106,17 +106,11 @@ def test_seed_demo_if_empty_leaves_a_database_with_users_alone(tmp_path, monkeyp
     assert not Program.objects.filter(slug="deals").exists()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.smoke
 def test_run_script_says_what_to_install_when_redis_is_missing():
     env = {
         **os.environ,
-        "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "REDIS_SERVER": "redis-server-that-is-not-installed",
     }
     script = Path(settings.BASE_DIR) / "scripts" / "run.sh"

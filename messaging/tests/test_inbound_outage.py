@@ -5,14 +5,12 @@ TCP proxy the test cuts (the shared PostgreSQL server is never touched), a real
 Celery worker sending a campaign, Redis, and the HTTP fake of Twilio.
 """
 
-import socket
 import threading
 from collections import Counter
 
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignStatus
@@ -21,9 +19,9 @@ from contacts.selectors import consent_may_send
 from contacts.tests.factories import make_program
 from messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from messaging.spool import inbound_spool_apply, inbound_spool_waiting
+from testing.db import backend_waiting_on_a_lock, backends_terminate
 from testing.locks import contact_lock_held
-from testing.tcp_proxy import TcpProxy
-from testing.worker import database_url, wait_until
+from testing.worker import wait_until
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 pytestmark = [
@@ -32,35 +30,6 @@ pytestmark = [
 ]
 FAST = {"SEND_RATE_PER_SECOND": "0", "QUIET_HOURS_ENABLED": "0", "CAMPAIGNS_TICK_SECONDS": "1",
         "OUTBOX_RECOVER_SECONDS": "1", "INBOUND_SPOOL_SECONDS": "1", "SEND_THROTTLE_PAUSE_SECONDS": "1"}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def db_proxy():
-    s = connection.settings_dict
-    proxy = TcpProxy((s.get("HOST") or "127.0.0.1", int(s.get("PORT") or 5432))).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
-def web(celery_processes, fake_twilio, db_proxy, settings):
-    """gunicorn on a port of its own, its database behind the proxy; PUBLIC_BASE_URL is its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings.PUBLIC_BASE_URL = url
-    proxied = database_url().replace(f":{connection.settings_dict.get('PORT') or 5432}/", f":{db_proxy.port}/")
-
-    def start(**env):
-        celery_processes.web(port=port, fake=fake_twilio, DATABASE_URL=proxied, PUBLIC_BASE_URL=url, **env)
-        return url
-
-    return start
 
 
 def campaign_texts(fake, phone) -> list[dict]:
@@ -113,9 +82,8 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     # connection dies.
     with contact_lock_held(contact):
         poster.start()
-        waiting = wait_until(_webhook_backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [waiting])
+        waiting = wait_until(backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
+        backends_terminate([waiting])
         poster.join(30)
 
     assert answers["r"].status_code == 200
@@ -126,14 +94,6 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     assert confirmation.status in (MessageStatus.PENDING, MessageStatus.QUEUED, MessageStatus.CLAIMED)
 
 
-def _webhook_backend_waiting_on_a_lock() -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def test_the_web_process_answers_a_signed_stop_normally_through_the_proxy(celery_processes, fake_twilio, web):

@@ -13,7 +13,7 @@ from campaigns.tests.factories import make_campaign, subscriber
 from contacts.tests.factories import make_program
 from messaging.models import EarlyStatus, MessageStatus, OutboundMessage
 from messaging.spool import status_spool_waiting
-from messaging.tests.test_inbound_outage import FAST, db_proxy, web  # noqa: F401  (fixtures)
+from messaging.tests.test_inbound_outage import FAST
 from testing.tcp_proxy import TcpProxy
 from testing.worker import wait_until
 
@@ -37,7 +37,7 @@ def redis_proxy():
 
 
 def test_receipts_twice_out_of_order_before_the_sid_and_while_the_database_is_away_end_in_the_right_status(
-    celery_processes, fake_twilio, db_proxy, redis_proxy, web  # noqa: F811  (the fixtures imported above)
+    celery_processes, fake_twilio, db_proxy, redis_proxy, web
 ):
     program = make_program()
     for _ in range(3):

@@ -5,7 +5,6 @@ uses can't name a file that was never collected.
 """
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from contacts.tests.factories import make_contact, make_program
+from testing.ports import free_port
 from testing.worker import process_env, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -24,16 +24,10 @@ ROOT = Path(settings.BASE_DIR)
 PASSWORD = "a-long-production-test-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def production(tmp_path):
     """The documented production start against this test's database: collectstatic, then gunicorn, DEBUG=0."""
-    port = _free_port()
+    port = free_port()
     env = process_env(
         DEBUG="0",
         SECRET_KEY="production-test-secret-key-" + "x" * 40,

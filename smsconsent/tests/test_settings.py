@@ -1,7 +1,6 @@
 """Settings read from the environment: safe in production, and loud about missing Twilio settings."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from smsconsent.checks import twilio_settings_check
+from testing.ports import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
 PRODUCTION_ENV = {
@@ -96,9 +96,7 @@ def test_healthz_is_ok_when_database_and_redis_answer(client):
 
 @pytest.mark.django_db
 def test_healthz_is_503_when_redis_does_not_answer(client, settings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
