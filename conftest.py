@@ -35,6 +35,16 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def _sending_hours_off(settings):
+    """No test depends on the hour it runs at: sending hours apply only where a test turns them on, with its clock set.
+
+    Otherwise a send made by any test is deferred whenever the suite runs at night in the numbers' time zone.
+    The Celery processes a test starts follow this setting (`testing.worker.process_env`).
+    """
+    settings.QUIET_HOURS_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_sms_backends(settings):
     """Each test starts with an empty in-memory outbox and backends built from its own settings."""
     from messaging.backends import locmem, reset_backends

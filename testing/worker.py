@@ -56,6 +56,7 @@ def process_env(*, fake=None, **overrides) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",
             "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
+            "QUIET_HOURS_ENABLED": "1" if settings.QUIET_HOURS_ENABLED else "0",
         }
     )
     if fake is not None:

@@ -9,7 +9,6 @@ from testing.worker import celery_processes, pytest_runtest_makereport  # noqa: 
 def _engine_settings(settings):
     """Fast, predictable sending for in-process tests; each test sets the rule it is about."""
     settings.SEND_RATE_PER_SECOND = 0
-    settings.QUIET_HOURS_ENABLED = False
     settings.FREQUENCY_CAP_COUNT = 0
     settings.SENDING_CLOCK_OFFSET_SECONDS = 0
 
