@@ -6,14 +6,12 @@ consent change lands in the ledger with the acting staff user.
 
 import csv
 import json
-import re
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.db.models.functions import Right
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -40,7 +38,7 @@ from .models import (
 )
 from .pagination import EstimatedCountPaginator
 from .phones import US_STATES, phone_digest, phone_search_variants
-from .selectors import contact_export
+from .selectors import CONTACT_SEARCH_HELP, contact_export, contacts_search, contacts_search_related
 from .services import (
     consent_opt_in_on_behalf,
     consent_opt_out,
@@ -51,40 +49,6 @@ from .services import (
 
 # Each opt-out is its own ledger event; bigger batches belong in an import, not a click.
 OPT_OUT_ACTION_LIMIT = 500
-
-
-_LAST_FOUR = re.compile(r"^\d{4}$")
-_NAME = re.compile(r"^[^\W\d_][\w' .-]*$")
-
-
-def _contact_search(queryset, term: str):
-    """What support agents type: a number in any format, an exact e-mail, the last four digits, or a name.
-
-    Every branch is an indexed match on a million contacts: the name and last-four indexes are
-    expression indexes on PostgreSQL (contacts/migrations/0006_contact_search_indexes.py), which
-    is why these lookups are written exactly as the indexes are (UPPER(...) LIKE 'X%', RIGHT(phone, 4)).
-    """
-    term = " ".join(term.split())
-    if _LAST_FOUR.match(term.replace("-", "")):
-        return queryset.alias(phone_last_four=Right("phone", 4)).filter(phone_last_four=term.replace("-", ""))
-    if _NAME.match(term) and "@" not in term:
-        first, _, rest = term.partition(" ")
-        names = Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
-        if rest:  # "Ana Lopez": first name and last name; "Mary Ann" stays a first name too
-            names |= Q(first_name__istartswith=first, last_name__istartswith=rest)
-        return queryset.filter(names)
-    return _phone_or_email_search(queryset, term, phone_field="phone", email_field="email")
-
-
-def _phone_or_email_search(queryset, term: str, *, phone_field: str, email_field: str | None = None):
-    """Exact, indexed matches only: a number in any common format, or an exact e-mail address."""
-    term = term.strip()
-    if not term:
-        return queryset
-    if email_field and "@" in term:
-        return queryset.filter(**{email_field: term.lower()})
-    variants = phone_search_variants(term)
-    return queryset.filter(**{f"{phone_field}__in": variants}) if variants else queryset.none()
 
 
 def _evidence_html(evidence: dict):
@@ -216,8 +180,7 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = [ConsentStatusFilter, ProgramFilter, RegionFilter]
     list_select_related = False  # no foreign keys; subscriptions are prefetched per page
     search_fields = ["phone"]  # shows the box; matching is indexed (get_search_results)
-    search_help_text = _("A phone number in any format, e.g. (415) 555-0101, its last four digits (0101), "
-                         "the start of a name (Ana, Ana Lo), or an exact e-mail.")  # fmt: skip
+    search_help_text = CONTACT_SEARCH_HELP
     show_full_result_count = False
     # Facet counts run one COUNT per filter choice (50+ states): never on a million rows.
     show_facets = admin.ShowFacets.NEVER
@@ -245,7 +208,7 @@ class ContactAdmin(admin.ModelAdmin):
         )
 
     def get_search_results(self, request, queryset, search_term):
-        return _contact_search(queryset, search_term) if search_term.strip() else queryset, False
+        return contacts_search(search_term, queryset) if search_term.strip() else queryset, False
 
     @admin.display(description=_("consent"))
     def consent_summary(self, contact):
@@ -511,8 +474,8 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "method", "program"]
     ordering = ["-id"]
     list_select_related = ["contact", "program", "actor"]
-    search_fields = ["contact__phone"]
-    search_help_text = _("A phone number in any format.")
+    search_fields = ["contact__phone"]  # shows the box; matching is indexed (get_search_results)
+    search_help_text = CONTACT_SEARCH_HELP
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
@@ -524,7 +487,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     actions = ["export_csv"]
 
     def get_search_results(self, request, queryset, search_term):
-        return _phone_or_email_search(queryset, search_term, phone_field="contact__phone"), False
+        return contacts_search_related(queryset, search_term), False
 
     def has_export_permission(self, request):
         return request.user.has_perm("contacts.export_contact")
@@ -578,11 +541,11 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["contact", "program", "status", "updated_at", "pending_expires_at"]
     list_filter = ["status", "program"]
     list_select_related = ["contact", "program"]
-    search_fields = ["contact__phone"]
-    search_help_text = _("A phone number in any format.")
+    search_fields = ["contact__phone"]  # shows the box; matching is indexed (get_search_results)
+    search_help_text = CONTACT_SEARCH_HELP
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
 
     def get_search_results(self, request, queryset, search_term):
-        return _phone_or_email_search(queryset, search_term, phone_field="contact__phone"), False
+        return contacts_search_related(queryset, search_term), False

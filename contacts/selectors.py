@@ -7,11 +7,13 @@ same question. The answer depends on what the text is for: each kind of text
 has its own rule (`SEND_RULES`), written as the conditions that block it.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Right
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import (
     ConsentEvent,
@@ -23,6 +25,7 @@ from .models import (
     SubscriptionStatus,
     SuppressedNumber,
 )
+from .phones import phone_search_variants
 
 # Each kind of text, what lets it go out. The keys are `messaging.models.MessageKind` values.
 SEND_RULES = {
@@ -257,3 +260,48 @@ def contact_export(*, contact: Contact) -> dict:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
+
+
+# -- what support agents type into a search box ---------------------------------------------------
+
+CONTACT_SEARCH_HELP = _(
+    "A phone number in any format, e.g. (415) 555-0101, its last four digits (0101), "
+    "the start of a name (Ana, Ana Lo), or an exact e-mail."
+)
+_LAST_FOUR = re.compile(r"^\d{4}$")
+_NAME = re.compile(r"^[^\W\d_][\w' .-]*$")
+
+
+def contacts_search(term: str, queryset: QuerySet | None = None) -> QuerySet:
+    """The contacts a support agent means: a number in any format, an exact e-mail, the last four digits, or a name.
+
+    Every branch is an indexed match on a million contacts: the name and last-four indexes are
+    expression indexes on PostgreSQL (contacts/migrations/0008_contact_search_indexes.py), which
+    is why these lookups are written exactly as the indexes are (UPPER(...) LIKE 'X%', RIGHT(phone, 4)).
+    """
+    queryset = Contact.objects.all() if queryset is None else queryset
+    term = " ".join(term.split())
+    if not term:
+        return queryset
+    if _LAST_FOUR.match(term.replace("-", "")):
+        return queryset.alias(phone_last_four=Right("phone", 4)).filter(phone_last_four=term.replace("-", ""))
+    if _NAME.match(term) and "@" not in term:
+        first, _space, rest = term.partition(" ")
+        names = Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
+        if rest:  # "Ana Lopez": first name and last name; "Mary Ann" stays a first name too
+            names |= Q(first_name__istartswith=first, last_name__istartswith=rest)
+        return queryset.filter(names)
+    if "@" in term:
+        return queryset.filter(email=term.lower())
+    variants = phone_search_variants(term)
+    return queryset.filter(phone__in=variants) if variants else queryset.none()
+
+
+def contacts_search_related(queryset: QuerySet, term: str, *, field: str = "contact") -> QuerySet:
+    """Rows of another list (events, subscriptions, messages) whose contact `contacts_search` finds.
+
+    A subquery on the contacts' own indexes, then the list's index on its contact column.
+    """
+    if not term.strip():
+        return queryset
+    return queryset.filter(**{f"{field}__in": contacts_search(term).values("pk")})

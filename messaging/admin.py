@@ -1,13 +1,13 @@
 """Admin for messaging: the outbox, inbound replies, the review queue and the keyword lists.
 
 Lists stay fast at millions of rows: no full counts, related rows joined,
-searches that hit an index (numbers and SIDs, not free text).
+searches that hit an index (numbers, last four digits, name starts, SIDs; not free text).
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Contact
 from contacts.phones import phone_search_variants
+from contacts.selectors import contacts_search, contacts_search_related
 
+from .inbound import MESSAGE_SID
 from .keywords import normalize, opt_out_shadowed
 from .models import (
     InboundClassification,
@@ -49,12 +50,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _number_search(queryset, field: str, term: str):
-    """Exact match on any E.164 form the term may mean, so the search uses the index."""
-    variants = phone_search_variants(term) if term else []
-    if variants:
-        return queryset.filter(**{f"{field}__in": variants}), True
-    return None, False
+def _looks_like_sid(term: str) -> bool:
+    return bool(MESSAGE_SID.match(term.strip()))
+
+
+class RepliesSearch:
+    """Replies by SID, by the number they came from (strangers have no contact), or by whatever finds their contact."""
+
+    search_fields = ("=sid",)  # shows the box; anything but a SID is matched on indexes below
+    search_help_text = _(
+        "A number in any format, a contact's last four digits or the start of a name, or a message SID."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        if _looks_like_sid(search_term) or not search_term.strip():
+            return super().get_search_results(request, queryset, search_term)
+        from_number = Q(from_number__in=phone_search_variants(search_term.strip()))
+        return queryset.filter(from_number | Q(contact__in=contacts_search(search_term).values("pk"))), False
 
 
 @admin.register(OutboundMessage)
@@ -64,7 +76,9 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     list_select_related = ("campaign",)
     raw_id_fields = ("contact", "program", "campaign")
     search_fields = ("=sid",)
-    search_help_text = _("A contact's phone number in any format, or a message SID.")
+    search_help_text = _(
+        "A contact's number in any format, its last four digits, the start of a name, or a message SID."
+    )
     date_hierarchy = None
     readonly_fields = [f.name for f in OutboundMessage._meta.fields]
 
@@ -77,12 +91,10 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
         return obj.body[:60] + ("…" if len(obj.body) > 60 else "")
 
     def get_search_results(self, request, queryset, search_term):
-        # Through the contact's unique number to its messages: both indexed, unlike `to`.
-        variants = phone_search_variants(search_term.strip()) if search_term.strip() else []
-        if variants:
-            contacts = Contact.objects.filter(phone__in=variants).values("pk")
-            return queryset.filter(contact_id__in=contacts), False
-        return super().get_search_results(request, queryset, search_term)
+        # A SID as it is; anything else through the contact (number, last four, name): both indexed, unlike `to`.
+        if _looks_like_sid(search_term):
+            return super().get_search_results(request, queryset, search_term)
+        return contacts_search_related(queryset, search_term), False
 
 
 def _why(obj) -> str:
@@ -103,22 +115,14 @@ class StaffReplyForm(forms.Form):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
+class InboundMessageAdmin(RepliesSearch, ReadOnlyAdmin):
     list_display = (
         "received_at", "from_number", "body", "classification", "why", "effect", "review_decision", "reply_link"
     )  # fmt: skip
     list_filter = ("classification", "review_decision")
     list_select_related = ("contact",)
     raw_id_fields = ("contact", "reviewed_by")
-    search_fields = ("=sid", "=from_number")
-    search_help_text = _("A phone number in any format, or a message SID.")
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
-
-    def get_search_results(self, request, queryset, search_term):
-        found, _ = _number_search(queryset, "from_number", search_term.strip())
-        if found is not None:
-            return found, False
-        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("why"))
     def why(self, obj):
@@ -163,14 +167,13 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReviewItem)
-class ReviewQueueAdmin(ReadOnlyAdmin):
+class ReviewQueueAdmin(RepliesSearch, ReadOnlyAdmin):
     """Replies that might be opt-outs. One click decides; the decision is recorded with who and when."""
 
     list_display = ("received_at", "from_number", "body", "best_guess", "why", "last_text_we_sent", "decide")
     list_display_links = None
     list_select_related = ("contact",)
     ordering = ("received_at",)  # oldest first: the law's clock is running on them
-    search_fields = ("=from_number",)
     actions = ("opt_out_selected", "dismiss_selected")
 
     def changelist_view(self, request, extra_context=None):
@@ -194,12 +197,6 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
             .filter(review_decision=ReviewDecision.PENDING)
             .annotate(last_sent_body=Subquery(last_sent))
         )
-
-    def get_search_results(self, request, queryset, search_term):
-        found, _ = _number_search(queryset, "from_number", search_term.strip())
-        if found is not None:
-            return found, False
-        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("best guess"))
     def best_guess(self, obj):

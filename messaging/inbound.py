@@ -65,7 +65,7 @@ from .texts import (
 # "YES 4821": a YES naming the code the sign-up page showed, for sign-ups we may not text first.
 _YES_WITH_CODE = re.compile(r"^\W*yes\W*(\d{4})\W*$", re.IGNORECASE)
 # Twilio message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
-_MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")  # an SMS or MMS SID, as Twilio writes them
 # Control characters PostgreSQL or a person reading the record can't use; tabs and line breaks stay.
 _CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"} | {127}
 
@@ -87,7 +87,7 @@ def inbound_params_check(params: Mapping[str, str]) -> None:
     numbers can't be re-split that way.
     """
     sid = params.get("MessageSid", "")
-    if not _MESSAGE_SID.match(sid):
+    if not MESSAGE_SID.match(sid):
         raise ValidationError("MessageSid is missing or not a Twilio message SID.")
     for copy in ("SmsSid", "SmsMessageSid"):
         if params.get(copy) not in (None, sid):

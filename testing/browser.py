@@ -8,7 +8,9 @@ the browser in its own thread leaves the test thread an ordinary sync
 thread, so the ORM and the test database behave as in any other test.
 """
 
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -20,17 +22,40 @@ CHROMIUM_ARGS = [
 # How long auto-waiting actions and `expect` assertions wait for what they wait for: they return as soon as
 # it happens, so a generous bound costs nothing on an idle machine and keeps a busy one from failing.
 WAIT_MS = 30_000
+# Bounds on a whole launch or close of Chromium, and on one `run` of steps (each of which waits at most WAIT_MS).
+START_TIMEOUT, STEPS_TIMEOUT = 120, 300
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
 
 class BrowserThread:
+    """Runs callables one at a time in one daemon thread: Playwright objects must stay in the thread that made them.
+
+    A daemon thread, not a ThreadPoolExecutor: if Chromium ever wedges, the executor's thread would be
+    joined at interpreter exit and hold the whole test run; every wait here is bounded instead.
+    """
+
     def __init__(self):
-        # One worker: Playwright objects must stay in the thread that made them.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="chromium", daemon=True)
+        self._thread.start()
         self._playwright = None
         self._browser = None
-        self._executor.submit(self._start).result()
+        self._call(self._start, timeout=START_TIMEOUT)
+
+    def _serve(self):
+        while (job := self._jobs.get()) is not None:
+            work, future = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as error:  # handed to the caller, who re-raises it
+                    future.set_exception(error)
+
+    def _call(self, work, *, timeout: float):
+        future = Future()
+        self._jobs.put((work, future))
+        return future.result(timeout=timeout)
 
     def _start(self):
         from playwright.sync_api import expect, sync_playwright
@@ -46,8 +71,10 @@ class BrowserThread:
         self._playwright.stop()
 
     def close(self):
-        self._executor.submit(self._stop).result()
-        self._executor.shutdown()
+        try:
+            self._call(self._stop, timeout=START_TIMEOUT)
+        finally:
+            self._jobs.put(None)
 
     def run(self, steps, *, viewport=PHONE, locale="en-US"):
         """Run `steps(page)` in a fresh browser context; return what it returns (exceptions propagate)."""
@@ -61,7 +88,7 @@ class BrowserThread:
             finally:
                 context.close()
 
-        return self._executor.submit(in_browser).result(timeout=120)
+        return self._call(in_browser, timeout=STEPS_TIMEOUT)
 
 
 def screenshot(page, name: str) -> None:

@@ -1,6 +1,6 @@
 """Indexes for the contacts admin search: the start of a first or last name, and the number's last four digits.
 
-Expression indexes written exactly as `contacts/admin.py` `_contact_search` queries:
+Expression indexes written exactly as `contacts/selectors.py` `contacts_search` queries:
 `UPPER(first_name) LIKE 'ANA%'` needs `text_pattern_ops` to use a btree whatever the
 database collation, and `RIGHT(phone, 4) = '0101'`. PostgreSQL only, built
 CONCURRENTLY so a million-row table keeps taking opt-outs while they build; the

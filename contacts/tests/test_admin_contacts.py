@@ -84,6 +84,21 @@ def test_search_finds_contacts_by_the_start_of_a_first_or_last_name(client, logi
     assert _listed(client.get(CHANGELIST, {"q": "ortiz"})) == {"+14155550182"}
 
 
+@pytest.mark.parametrize(
+    "changelist", ["admin:contacts_consentevent_changelist", "admin:contacts_subscription_changelist"]
+)
+@pytest.mark.parametrize("query", ["0186", "ana", "Ana Ló", "(415) 555-0186"])
+def test_consent_history_and_subscriptions_are_found_as_contacts_are(client, login_as, changelist, query):
+    """Agents look people up the same way in every list: number, last four digits, or name."""
+    login_as(SUPPORT)
+    program = make_program()
+    ana, other = make_contact("+14155550186", first_name="Ana", last_name="López"), make_contact("+14155550187")
+    _opt_in(ana, program)
+    _opt_in(other, program)
+    found = {str(row.contact.phone) for row in client.get(reverse(changelist), {"q": query}).context["cl"].result_list}
+    assert found == {"+14155550186"}
+
+
 @pytest.mark.skipif(not ON_POSTGRES, reason="the search indexes are PostgreSQL expression indexes")
 @pytest.mark.parametrize(
     ("query", "index"),

@@ -150,6 +150,41 @@ def test_the_outbox_is_searched_by_the_contacts_number_in_any_format(client):
     assert b"For 0137" in page.content and b"For someone else" not in page.content
 
 
+@pytest.mark.parametrize("query", ["0139", "nia", "Nia Ok"])
+def test_outbox_and_replies_are_found_by_the_contacts_last_four_digits_or_name(client, query):
+    contact = make_contact("+14155550139", first_name="Nia", last_name="Okafor")
+    OutboundMessage.objects.create(kind=MessageKind.TEST, contact=contact, to=str(contact.phone), body="For Nia")
+    OutboundMessage.objects.create(kind=MessageKind.TEST, to="+14155550140", body="For someone else")
+    InboundMessage.objects.create(sid=new_sid(), contact=contact, from_number=str(contact.phone), body="Nia wrote",
+                                  classification=InboundClassification.OTHER, received_at=timezone.now(),
+                                  review_decision=ReviewDecision.PENDING)  # fmt: skip
+    InboundMessage.objects.create(sid=new_sid(), from_number="+14155550140", body="A stranger wrote",
+                                  classification=InboundClassification.OTHER, received_at=timezone.now(),
+                                  review_decision=ReviewDecision.PENDING)  # fmt: skip
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    outbox = client.get(reverse("admin:messaging_outboundmessage_changelist"), {"q": query}).content
+    assert b"For Nia" in outbox and b"For someone else" not in outbox
+    for replies in ("admin:messaging_inboundmessage_changelist", "admin:messaging_reviewitem_changelist"):
+        found = client.get(reverse(replies), {"q": query}).content
+        assert b"Nia wrote" in found and b"A stranger wrote" not in found
+    stranger = client.get(reverse("admin:messaging_reviewitem_changelist"), {"q": "(415) 555-0140"}).content
+    assert b"A stranger wrote" in stranger and b"Nia wrote" not in stranger
+
+
+def test_outbox_and_replies_are_found_by_message_sid(client):
+    sent = OutboundMessage.objects.create(kind=MessageKind.TEST, to="+14155550141", body="Sent one", sid=new_sid())
+    OutboundMessage.objects.create(kind=MessageKind.TEST, to="+14155550141", body="Another", sid=new_sid())
+    received = InboundMessage.objects.create(
+        sid=new_sid(), from_number="+14155550141", body="Got one", classification=InboundClassification.OTHER,
+        received_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    outbox = client.get(reverse("admin:messaging_outboundmessage_changelist"), {"q": sent.sid}).content
+    assert b"Sent one" in outbox and b"Another" not in outbox
+    replies = client.get(reverse("admin:messaging_inboundmessage_changelist"), {"q": received.sid}).content
+    assert b"Got one" in replies
+
+
 # -- keyword rules ---------------------------------------------------------------------------------------
 
 
