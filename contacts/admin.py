@@ -481,7 +481,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     fields = [
         "id", "created_at", "contact", "phone", "kind", "program_or_all", "method", "actor",
-        "evidence_readable", "position", "prev_hash", "hash",
+        "evidence_readable", "position", "prev_hash", "hash", "hash_scheme",
     ]  # fmt: skip
     readonly_fields = fields
     actions = ["export_csv"]
@@ -520,7 +520,7 @@ class _Echo:
 
 LEDGER_CSV_COLUMNS = [
     "id", "created_at", "contact_id", "phone", "kind", "program", "method", "actor", "evidence",
-    "position", "prev_hash", "hash",
+    "position", "prev_hash", "hash", "hash_scheme",
 ]  # fmt: skip
 
 
@@ -532,7 +532,7 @@ def _csv_lines(events):
             e.pk, e.created_at.isoformat(), e.contact_id, e.phone, e.kind, e.program.slug if e.program else "*ALL*",
             e.method, e.actor.get_username() if e.actor else "",
             json.dumps(e.evidence, sort_keys=True, ensure_ascii=False),
-            e.position or "", e.prev_hash or "", e.hash or "",  # empty until sealed
+            e.position or "", e.prev_hash or "", e.hash or "", e.hash_scheme or "",  # empty until sealed
         ])  # fmt: skip
 
 

@@ -240,6 +240,7 @@ def contact_export(*, contact: Contact) -> dict:
                 "actor": e.actor.get_username() if e.actor else None,
                 "chain_position": e.position,  # null until sealed into the chain, moments after the change
                 "hash": e.hash,
+                "hash_scheme": e.hash_scheme,  # how `hash` was computed: see contacts.ledger
                 "prev_hash": e.prev_hash,
             }
             for e in events.iterator(chunk_size=1000)

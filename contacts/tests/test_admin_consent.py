@@ -218,8 +218,9 @@ def test_auditor_exports_selected_ledger_events_as_csv(client, login_as):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [(r["id"], r["phone"], r["kind"], r["program"], r["position"], r["hash"]) for r in rows] == [
-        (str(event.pk), str(contact.phone), "opt_in", program.slug, str(event.position), event.hash)
+    columns = ("id", "phone", "kind", "program", "position", "hash", "hash_scheme")
+    assert [tuple(row[column] for column in columns) for row in rows] == [
+        (str(event.pk), str(contact.phone), "opt_in", program.slug, str(event.position), event.hash, "hmac-sha256")
     ]
     assert len(event.hash) == 64
     assert json.loads(rows[0]["evidence"]) == {"form_url": "/join/x/"}
@@ -250,9 +251,10 @@ def test_contact_export_holds_profile_consent_and_messages(client, login_as):
     ]  # fmt: skip
     assert data["consent_events"][0]["evidence"] == {"form_url": "/join/x/"}
     sealed = ConsentEvent.objects.get(contact=contact)
-    assert (data["consent_events"][0]["chain_position"], data["consent_events"][0]["hash"]) == (
-        sealed.position, sealed.hash
-    )
+    sealed_as = data["consent_events"][0]
+    assert (sealed_as["chain_position"], sealed_as["hash"], sealed_as["hash_scheme"]) == (
+        sealed.position, sealed.hash, "hmac-sha256"
+    )  # fmt: skip
     assert len(sealed.hash) == 64
     assert [m["body"] for m in data["outbound_messages"]] == ["Hi"]
 
