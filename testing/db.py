@@ -1,6 +1,6 @@
 """What PostgreSQL says about the test's own connections: events a test can wait for instead of a clock.
 
-    wait_until(backend_waiting_on_a_lock, timeout=30, message="the opt-out to wait on the send's lock")
+    wait_until(backend_waiting_on_a_lock, timeout=60, message="the opt-out to wait on the send's lock")
     backends_terminate("w1")   # pg_terminate_backend on every connection of the process named w1
 """
 

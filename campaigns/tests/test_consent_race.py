@@ -58,7 +58,7 @@ def test_stop_during_a_send_in_flight_waits_for_it_and_blocks_the_next_campaign_
         stopped,
     )
     # The opt-out waits for the send in flight: it is seen waiting on the contact's row lock, unfinished.
-    wait_until(backend_waiting_on_a_lock, timeout=30, message="the opt-out to wait on the send's lock")
+    wait_until(backend_waiting_on_a_lock, timeout=60, message="the opt-out to wait on the send's lock")
     assert not stopped.is_set()
     hold.release()
     sender.join(30)
@@ -96,7 +96,7 @@ def test_send_that_starts_while_a_stop_is_being_recorded_waits_and_then_skips(fa
     assert recorded.wait(30)
     sender = in_thread(lambda: campaign_send_batch(campaign_id=campaign.pk), results, "send")
     try:
-        wait_until(backend_waiting_on_a_lock, timeout=30, message="the send to wait on the opt-out's lock")
+        wait_until(backend_waiting_on_a_lock, timeout=60, message="the send to wait on the opt-out's lock")
         assert fake_twilio.create_requests() == []  # the send is waiting for the opt-out's row lock
     finally:
         release.set()

@@ -88,7 +88,7 @@ def test_a_workers_database_connection_terminated_mid_batch_is_recovered_by_the_
     campaign = services.campaign_start(campaign=make_campaign(program), actor=None)
     held = hold.wait_held(1)
     # The worker waits for the provider inside the transaction that will record the SIDs.
-    in_transaction = wait_until(lambda: backends_named("fault-w1", in_transaction=True), timeout=30,
+    in_transaction = wait_until(lambda: backends_named("fault-w1", in_transaction=True), timeout=60,
                                 message="the worker's open transaction")  # fmt: skip
     assert backends_terminate(in_transaction)
     fake_twilio.clear_failures()

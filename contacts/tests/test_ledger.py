@@ -162,14 +162,14 @@ def _uncommitted_in_another_connection(change):
             with transaction.atomic():
                 result["value"] = change()
                 ready.set()
-                release.wait(timeout=10)
+                release.wait(timeout=60)
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=hold)
     thread.start()
     try:
-        assert ready.wait(timeout=10), "the other connection never finished its change"
+        assert ready.wait(timeout=60), "the other connection never finished its change"
         yield result
     finally:
         release.set()

@@ -62,7 +62,7 @@ def test_a_stop_while_postgres_refuses_connections_is_applied_before_the_next_te
     assert not consent_may_send(contact=leaving, program=program)
     wait_until(
         lambda: OutboundMessage.objects.filter(kind=MessageKind.STOP_CONFIRMATION, sid__isnull=False).exists(),
-        timeout=30, message="the opt-out confirmation", on_timeout=celery_processes.logs,
+        timeout=60, message="the opt-out confirmation", on_timeout=celery_processes.logs,
     )  # fmt: skip
     bodies = Counter(m["body"] for m in fake_twilio.messages(to=str(leaving.phone)))
     assert sum(n for body, n in bodies.items() if "unsubscribed" in body) == 1
@@ -82,7 +82,7 @@ def test_a_stop_whose_database_connection_is_terminated_mid_request_is_kept_and_
     # connection dies.
     with contact_lock_held(contact):
         poster.start()
-        waiting = wait_until(backend_waiting_on_a_lock, timeout=30, message="the webhook to wait on the lock")
+        waiting = wait_until(backend_waiting_on_a_lock, timeout=60, message="the webhook to wait on the lock")
         backends_terminate([waiting])
         poster.join(30)
 

@@ -43,7 +43,7 @@ def test_a_forged_request_over_http_is_refused(fake_twilio, public_app):
         public_app + "/sms/inbound/",
         data={"MessageSid": "SM" + "1" * 32, "From": "+14155550182", "Body": "STOP"},
         headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"},
-        timeout=10,
+        timeout=30,
     )
     assert answer.status_code == 403
     assert InboundMessage.objects.count() == 0

@@ -66,7 +66,7 @@ def test_receipts_twice_out_of_order_before_the_sid_and_while_the_database_is_aw
     messages = OutboundMessage.objects.filter(campaign=campaign)
     wait_until(lambda: messages.filter(sid__isnull=False).count() == 3, timeout=60, message="the SIDs to be stored",
                on_timeout=celery_processes.logs)  # fmt: skip
-    wait_until(lambda: status_of(early) == MessageStatus.DELIVERED, timeout=30, message="the parked receipts")
+    wait_until(lambda: status_of(early) == MessageStatus.DELIVERED, timeout=60, message="the parked receipts")
     assert not EarlyStatus.objects.filter(sid=early).exists()
 
     # Twice and out of order: delivered stays delivered.

@@ -210,7 +210,7 @@ def test_a_receipt_whose_sid_commits_between_its_update_and_its_check_is_applied
             with transaction.atomic():
                 _sid_stored(message, sid)
                 stored.set()
-                commit_now.wait(timeout=10)
+                commit_now.wait(timeout=60)
             committed.set()
         finally:
             connections.close_all()
@@ -219,13 +219,13 @@ def test_a_receipt_whose_sid_commits_between_its_update_and_its_check_is_applied
         result = execute(sql, params, many, context)
         if sql.startswith("UPDATE") and not commit_now.is_set():
             commit_now.set()
-            assert committed.wait(timeout=10)
+            assert committed.wait(timeout=60)
         return result
 
     worker = threading.Thread(target=worker_on_another_connection)
     worker.start()
     try:
-        assert stored.wait(timeout=10)
+        assert stored.wait(timeout=60)
         with connection.execute_wrapper(worker_commits_after_the_first_update):
             assert outbox_status_apply(sid=sid, status="delivered")
     finally:

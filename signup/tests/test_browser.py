@@ -218,7 +218,7 @@ def test_unsigned_yes_confirms_nothing(live_server, browser, sent_texts):
         f"{live_server.url}/sms/inbound/",
         data={"From": "+14155550142", "Body": "YES", "MessageSid": "SM" + "0" * 32},
         headers={"X-Twilio-Signature": "forged"},
-        timeout=10,
+        timeout=30,
     )
 
     assert forged.status_code == 403

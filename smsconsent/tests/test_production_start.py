@@ -78,7 +78,7 @@ def test_admin_login_and_a_logged_in_change_list_render_with_their_static_files(
     contact = make_contact(first_name="Ana")
     session = requests.Session()
 
-    login_page = session.get(production + "/admin/login/", headers=HTTPS, timeout=10)
+    login_page = session.get(production + "/admin/login/", headers=HTTPS, timeout=30)
     assert login_page.status_code == 200, login_page.text[:2000]
     assert "Content-Security-Policy" in login_page.headers
     assets = _assets(login_page.text)
@@ -90,26 +90,26 @@ def test_admin_login_and_a_logged_in_change_list_render_with_their_static_files(
         production + "/admin/login/?next=/admin/contacts/contact/",
         data={"username": "root", "password": PASSWORD, "csrfmiddlewaretoken": token},
         headers={**HTTPS, "Referer": production.replace("http://", "https://") + "/admin/login/"}, cookies=cookies,
-        allow_redirects=False, timeout=10,
+        allow_redirects=False, timeout=30,
     )  # fmt: skip
     assert logged_in.status_code == 302, logged_in.text[:2000]
     cookies.update({c.name: c.value for c in logged_in.cookies})
 
-    change_list = requests.get(production + "/admin/contacts/contact/", headers=HTTPS, cookies=cookies, timeout=10)
+    change_list = requests.get(production + "/admin/contacts/contact/", headers=HTTPS, cookies=cookies, timeout=30)
     assert change_list.status_code == 200
     assert str(contact.phone) in change_list.text
     assets += _assets(change_list.text)
     for asset in sorted(set(assets)):
-        response = requests.get(production + asset, headers=HTTPS, timeout=10)
+        response = requests.get(production + asset, headers=HTTPS, timeout=30)
         assert response.status_code == 200, asset
 
 
 def test_the_public_sign_up_page_renders_with_debug_off(production):
     make_program(slug="deals")
-    page = requests.get(production + "/join/deals/", headers=HTTPS, timeout=10)
+    page = requests.get(production + "/join/deals/", headers=HTTPS, timeout=30)
     assert page.status_code == 200
     css = [a for a in _assets(page.text) if a.endswith(".css")]
-    assert css and all(requests.get(production + a, headers=HTTPS, timeout=10).status_code == 200 for a in css)
+    assert css and all(requests.get(production + a, headers=HTTPS, timeout=30).status_code == 200 for a in css)
 
 
 def test_a_plain_http_request_is_sent_to_https(production):
