@@ -1,13 +1,14 @@
 """Messaging settings checked at start: the backend, retries and the sender's number."""
 
 from django.conf import settings
-from django.core.checks import Tags, register
+from django.core.checks import Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from contacts.phones import phone_normalize
 from smsconsent.checks import setting_error, setting_number_errors
 
 from .backends import ALIASES, BaseBackend
+from .backends.twilio import TwilioBackend
 
 
 @register(Tags.compatibility)
@@ -35,8 +36,24 @@ def messaging_settings_check(app_configs=None, **kwargs):
             hint="console for development, twilio in production.", id="messaging.E002",
         ))  # fmt: skip
     sender = settings.TWILIO_FROM_NUMBER
-    if sender and (not sender.startswith("+") or phone_normalize(sender) != sender):
+    if sender and not _e164(sender):
         errors.append(setting_error(
             "TWILIO_FROM_NUMBER", "not a number in E.164.", hint="For example +14155550100.", id="messaging.E003"
         ))  # fmt: skip
+    if not all(_e164(number) for number in settings.TWILIO_INBOUND_NUMBERS):
+        errors.append(setting_error(
+            "TWILIO_INBOUND_NUMBERS", "each must be a number in E.164.",
+            hint="Comma-separated, for example +14155550100,+14155550101.", id="messaging.E003",
+        ))  # fmt: skip
+    if usable and issubclass(backend, TwilioBackend) and not sender and not settings.TWILIO_INBOUND_NUMBERS:
+        # Texts then go out through a Messaging Service alone: nothing names the numbers people text.
+        errors.append(Warning(
+            "The inbound webhook can't check that a text was sent to one of our numbers (its To).",
+            hint="Set TWILIO_INBOUND_NUMBERS to the Messaging Service's numbers, so a signed request for "
+            "another number is refused.", id="messaging.W001",
+        ))  # fmt: skip
     return errors
+
+
+def _e164(number: str) -> bool:
+    return number.startswith("+") and phone_normalize(number) == number

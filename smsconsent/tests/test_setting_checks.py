@@ -36,6 +36,7 @@ INVALID = [
     ("SMS_BACKEND", "consol", "messaging.E002"),
     ("SMS_BACKEND", "messaging.models.OutboundMessage", "messaging.E002"),
     ("TWILIO_FROM_NUMBER", "5005550006", "messaging.E003"),
+    ("TWILIO_INBOUND_NUMBERS", ["+14155550100", "415-555-0101"], "messaging.E003"),
     ("SMS_SEND_MAX_ATTEMPTS", 0, "messaging.E001"),
     ("SMS_RETRY_MAX_SECONDS", 1.0, "messaging.E001"),  # below the 5 s base
     ("TWILIO_TIMEOUT_SECONDS", 0.0, "messaging.E001"),
@@ -57,6 +58,21 @@ def test_an_invalid_setting_fails_the_system_check(settings, name, value, check_
 @pytest.mark.smoke
 def test_the_default_settings_pass_the_system_check():
     call_command("check")  # raises SystemCheckError on any error
+
+
+@pytest.mark.parametrize(
+    ("from_number", "inbound_numbers", "warned"),
+    [("", [], True), ("+15005550006", [], False), ("", ["+14155550100"], False)],
+)
+def test_twilio_with_no_number_to_check_an_inbound_to_against_is_warned_at_start(
+    settings, from_number, inbound_numbers, warned
+):
+    from messaging.checks import messaging_settings_check
+
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
+    settings.TWILIO_FROM_NUMBER, settings.TWILIO_INBOUND_NUMBERS = from_number, inbound_numbers
+    assert ("messaging.W001" in {check.id for check in messaging_settings_check()}) is warned
 
 
 def _manage_check(**environment) -> subprocess.CompletedProcess:
