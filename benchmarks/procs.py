@@ -36,8 +36,8 @@ def bench_env(*, database_url: str, redis_url: str, fake_url: str = "", web_url:
         {
             "DJANGO_SETTINGS_MODULE": "smsconsent.settings",
             "DEBUG": "0",
-            "SECRET_KEY": "bench-secret-key",
-            "SUPPRESSION_HMAC_KEY": "bench-hmac-key",
+            "SECRET_KEY": "bench-secret-key-long-enough-for-django-at-fifty-characters",
+            "SUPPRESSION_HMAC_KEY": "bench-suppression-hmac-key-at-least-32-characters",
             "LEDGER_HMAC_KEY": "bench-ledger-key-at-least-32-characters",
             "LEDGER_ANCHOR_FILE": str(ROOT / "var" / "bench-ledger-anchors.jsonl"),
             "SECURE_SSL_REDIRECT": "0",
