@@ -3,6 +3,7 @@
 import phonenumbers
 from django.conf import settings
 from django.core.checks import Tags, register
+from django.utils.module_loading import import_string
 
 from smsconsent.checks import setting_choice_errors, setting_error, setting_number_errors
 
@@ -29,4 +30,21 @@ def contacts_settings_check(app_configs=None, **kwargs):
     if unknown or not settings.SMS_ALLOWED_REGIONS:
         problem = f"unknown region code(s): {', '.join(unknown)}." if unknown else "no region: no number could sign up."
         errors.append(setting_error("SMS_ALLOWED_REGIONS", problem, hint=hint, id="contacts.E003"))
+    if not _anchor_sink_usable(settings.LEDGER_ANCHOR_SINK):
+        # Otherwise the first seal fails in a worker, and the ledger's head goes unanchored until someone looks.
+        errors.append(setting_error(
+            "LEDGER_ANCHOR_SINK", "not the dotted path of an anchor sink class.",
+            hint="contacts.anchors.FileAnchorSink (the default), or a subclass of contacts.anchors.AnchorSink.",
+            id="contacts.E004",
+        ))  # fmt: skip
     return errors
+
+
+def _anchor_sink_usable(path: str) -> bool:
+    from .anchors import AnchorSink
+
+    try:
+        sink = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(sink, type) and issubclass(sink, AnchorSink)

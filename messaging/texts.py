@@ -4,9 +4,53 @@ Kept in one module so the HELP reply, the confirmations and the web page's
 preview can never drift apart.
 """
 
+import re
+
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, npgettext, pgettext
 
 RATES = "Msg&data rates may apply."
+
+# The usual ways staff write a program's message frequency (CTIA's "Up to 4 msgs/month", "Msg frequency
+# varies"). Written like this, the frequency is said in the reader's language; anything else is shown
+# as staff wrote it, like the program's name and description.
+_UP_TO = re.compile(r"^up to (\d+) (?:msgs?|messages?|texts?) ?(?:/|per|a|an|every) ?(month|mo|week|wk|day)\.?$", re.I)
+_VARIES = re.compile(r"^(?:msg|message|text)s? frequency varies\.?$", re.I)
+_UNITS = {"mo": "month", "wk": "week"}
+_UP_TO_ON_A_PAGE = {
+    "month": lambda n: ngettext("Up to %(n)s msg/month", "Up to %(n)s msgs/month", n),
+    "week": lambda n: ngettext("Up to %(n)s msg/week", "Up to %(n)s msgs/week", n),
+    "day": lambda n: ngettext("Up to %(n)s msg/day", "Up to %(n)s msgs/day", n),
+}
+# In a text message (context "sms"): translations keep to the GSM-7 alphabet, unaccented, so a translated
+# text costs no more segments than the English one.
+_UP_TO_IN_A_TEXT = {
+    "month": lambda n: npgettext("sms", "Up to %(n)s msg/month", "Up to %(n)s msgs/month", n),
+    "week": lambda n: npgettext("sms", "Up to %(n)s msg/week", "Up to %(n)s msgs/week", n),
+    "day": lambda n: npgettext("sms", "Up to %(n)s msg/day", "Up to %(n)s msgs/day", n),
+}
+
+
+def frequency_localize(text: str, *, in_a_text: bool = False) -> str:
+    """A program's frequency disclosure in the active language, when it is written the usual way."""
+    text = " ".join(str(text or "").split())
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if language.split("-")[0] == settings.LANGUAGE_CODE.split("-")[0]:
+        return text  # the language staff write in: their words, exactly
+    if _VARIES.match(text):
+        return pgettext("sms", "Msg frequency varies") if in_a_text else _("Msg frequency varies")
+    match = _UP_TO.match(text)
+    if not match:
+        return text
+    n, unit = int(match[1]), match[2].lower()
+    wording = _UP_TO_IN_A_TEXT if in_a_text else _UP_TO_ON_A_PAGE
+    return wording[_UNITS.get(unit, unit)](n) % {"n": n}
+
+
+def _frequency(program) -> str:
+    return frequency_localize(program.frequency_text, in_a_text=True).rstrip(".")
 
 
 def text_opt_in_confirmation(program) -> str:
@@ -16,7 +60,7 @@ def text_opt_in_confirmation(program) -> str:
     ) % {
         "brand": program.brand,
         "name": program.name,
-        "frequency": program.frequency_text.rstrip("."),
+        "frequency": _frequency(program),
         "rates": _(RATES),
     }
 
@@ -29,7 +73,7 @@ def text_double_opt_in_request(program) -> str:
     ) % {
         "brand": program.brand,
         "name": program.name,
-        "frequency": program.frequency_text.rstrip("."),
+        "frequency": _frequency(program),
         "rates": _(RATES),
     }
 
@@ -40,7 +84,7 @@ def text_help(program) -> str:
         "brand": program.brand,
         "name": program.name,
         "contact": program.help_contact,
-        "frequency": program.frequency_text.rstrip("."),
+        "frequency": _frequency(program),
         "rates": _(RATES),
     }
 

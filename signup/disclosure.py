@@ -6,7 +6,6 @@ are the same words. Compose it with the person's language active.
 """
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,7 +13,8 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+from messaging.texts import frequency_localize
 
 
 @dataclass(frozen=True)
@@ -52,34 +52,6 @@ def _link(label: str, url: str) -> SafeString:
 def _sentence(value: str) -> str:
     value = " ".join(str(value).split())
     return value if not value or value[-1] in ".!?" else value + "."
-
-
-# The usual ways staff write a program's message frequency (CTIA's "Up to 4 msgs/month", "Msg frequency
-# varies"). Written like this, the frequency is said in the reader's language; anything else is shown
-# as staff wrote it, like the program's name and description.
-_UP_TO = re.compile(r"^up to (\d+) (?:msgs?|messages?|texts?) ?(?:/|per|a|an|every) ?(month|mo|week|wk|day)\.?$", re.I)
-_VARIES = re.compile(r"^(?:msg|message|text)s? frequency varies\.?$", re.I)
-
-
-def frequency_localize(text: str) -> str:
-    """A program's frequency disclosure in the active language, when it is written the usual way."""
-    text = " ".join(str(text or "").split())
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    if language.split("-")[0] == settings.LANGUAGE_CODE.split("-")[0]:
-        return text  # the language staff write in: their words, exactly
-    if _VARIES.match(text):
-        return _("Msg frequency varies")
-    match = _UP_TO.match(text)
-    if not match:
-        return text
-    n, unit = int(match[1]), match[2].lower()
-    if unit in ("month", "mo"):
-        template = ngettext("Up to %(n)s msg/month", "Up to %(n)s msgs/month", n)
-    elif unit in ("week", "wk"):
-        template = ngettext("Up to %(n)s msg/week", "Up to %(n)s msgs/week", n)
-    else:
-        template = ngettext("Up to %(n)s msg/day", "Up to %(n)s msgs/day", n)
-    return template % {"n": n}
 
 
 def disclosure_compose(program) -> Disclosure:

@@ -83,10 +83,17 @@ def test_two_processes_share_one_pace(settings):
     env = process_env()
     command = [sys.executable, "-m", "campaigns.tests.throttle_probe", sender, str(rate), str(each)]
     probes = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
+    for probe in probes:  # both set up (the slow part, on a busy machine), then both start at once
+        assert probe.stdout.readline().strip() == "ready", probe.stderr.read()
     grants = []
+    for probe in probes:
+        probe.stdin.write("go\n")
+        probe.stdin.flush()
     for probe in probes:
         out, err = probe.communicate(timeout=60)
         assert probe.returncode == 0, err

@@ -2,8 +2,10 @@
 
     python -m campaigns.tests.throttle_probe SENDER RATE COUNT
 
-Prints one JSON list: the bucket's clock (ms) at each granted token. Run two
-at once to see that they share one pace.
+Prints "ready" once Django is set up, waits for a line on stdin (so that two
+probes start taking at the same moment, however slowly each one started),
+then prints one JSON list: the bucket's clock (ms) at each granted token. Run
+two at once to see that they share one pace.
 """
 
 import json
@@ -16,6 +18,9 @@ import django
 def main(sender: str, rate: float, count: int) -> list[int]:
     django.setup()
     from campaigns.throttle import throttle_take
+
+    print("ready", flush=True)
+    sys.stdin.readline()
 
     granted: list[int] = []
     while len(granted) < count:

@@ -2,7 +2,7 @@
 
 from django import template
 
-from signup.disclosure import frequency_localize
+from messaging.texts import frequency_localize
 
 register = template.Library()
 

@@ -122,6 +122,7 @@ def test_spanish_page_records_spanish_disclosure_and_sends_spanish_text(
     assert DisclosureVersion.objects.get().language == "es"
     assert locmem.outbox[0].body.startswith("Acme Deals: Responde YES para confirmar")
     assert "Pueden aplicar tarifas de mensajes y datos." in locmem.outbox[0].body
+    assert "Hasta 4 mensajes al mes." in locmem.outbox[0].body  # the frequency in Spanish too
 
 
 @pytest.mark.parametrize(

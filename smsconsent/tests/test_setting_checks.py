@@ -33,6 +33,8 @@ INVALID = [
     ("SMS_ALLOWED_REGIONS", ["US", "USA"], "contacts.E003"),
     ("SMS_ALLOWED_REGIONS", [], "contacts.E003"),
     ("PHONENUMBER_DEFAULT_REGION", "XX", "contacts.E003"),
+    ("LEDGER_ANCHOR_SINK", "contacts.anchors.FileSink", "contacts.E004"),
+    ("LEDGER_ANCHOR_SINK", "contacts.models.ConsentEvent", "contacts.E004"),
     ("SMS_BACKEND", "consol", "messaging.E002"),
     ("SMS_BACKEND", "messaging.models.OutboundMessage", "messaging.E002"),
     ("TWILIO_FROM_NUMBER", "5005550006", "messaging.E003"),
