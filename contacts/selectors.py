@@ -284,18 +284,27 @@ def contacts_search(term: str, queryset: QuerySet | None = None) -> QuerySet:
     term = " ".join(term.split())
     if not term:
         return queryset
+    numbers = contacts_search_numbers(term)
+    if numbers is not None:
+        return queryset.filter(phone__in=numbers) if numbers else queryset.none()
     if _LAST_FOUR.match(term.replace("-", "")):
         return queryset.alias(phone_last_four=Right("phone", 4)).filter(phone_last_four=term.replace("-", ""))
-    if _NAME.match(term) and "@" not in term:
-        first, _space, rest = term.partition(" ")
-        names = Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
-        if rest:  # "Ana Lopez": first name and last name; "Mary Ann" stays a first name too
-            names |= Q(first_name__istartswith=first, last_name__istartswith=rest)
-        return queryset.filter(names)
     if "@" in term:
         return queryset.filter(email=term.lower())
-    variants = phone_search_variants(term)
-    return queryset.filter(phone__in=variants) if variants else queryset.none()
+    first, _space, rest = term.partition(" ")
+    names = Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
+    if rest:  # "Ana Lopez": first name and last name; "Mary Ann" stays a first name too
+        names |= Q(first_name__istartswith=first, last_name__istartswith=rest)
+    return queryset.filter(names)
+
+
+def contacts_search_numbers(term: str) -> list[str] | None:
+    """The E.164 forms `term` may mean when `contacts_search` reads it as a whole phone number (none: nothing
+    valid); None when it reads it as the last four digits, an e-mail address or a name."""
+    term = " ".join(term.split())
+    if not term or _LAST_FOUR.match(term.replace("-", "")) or "@" in term or _NAME.match(term):
+        return None
+    return phone_search_variants(term)
 
 
 def contacts_search_related(queryset: QuerySet, term: str, *, field: str = "contact") -> QuerySet:

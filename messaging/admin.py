@@ -7,7 +7,7 @@ searches that hit an index (numbers, last four digits, name starts, SIDs; not fr
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -16,8 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from contacts.phones import phone_search_variants
-from contacts.selectors import contacts_search, contacts_search_related
+from contacts.selectors import contacts_search_numbers, contacts_search_related
 
 from .inbound import MESSAGE_SID
 from .keywords import normalize, opt_out_shadowed
@@ -65,8 +64,10 @@ class RepliesSearch:
     def get_search_results(self, request, queryset, search_term):
         if _looks_like_sid(search_term) or not search_term.strip():
             return super().get_search_results(request, queryset, search_term)
-        from_number = Q(from_number__in=phone_search_variants(search_term.strip()))
-        return queryset.filter(from_number | Q(contact__in=contacts_search(search_term).values("pk"))), False
+        numbers = contacts_search_numbers(search_term)
+        if numbers is not None:  # a whole number: every reply it sent, a stranger's too (index inbound_from)
+            return queryset.filter(from_number__in=numbers), False
+        return contacts_search_related(queryset, search_term), False
 
 
 @admin.register(OutboundMessage)

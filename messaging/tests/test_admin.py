@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -169,6 +170,24 @@ def test_outbox_and_replies_are_found_by_the_contacts_last_four_digits_or_name(c
         assert b"Nia wrote" in found and b"A stranger wrote" not in found
     stranger = client.get(reverse("admin:messaging_reviewitem_changelist"), {"q": "(415) 555-0140"}).content
     assert b"A stranger wrote" in stranger and b"Nia wrote" not in stranger
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plan is PostgreSQL's")
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [("(415) 555-0139", "inbound_from"), ("0139", "Index Cond: (contact_id ="), ("Nia", "Index Cond: (contact_id =")],
+)
+def test_replies_are_searched_through_an_index_never_a_filter_over_every_reply(query, index):
+    """A million replies: a whole number goes to the sender's index, anything else to the contact's."""
+    from django.contrib.admin.sites import site
+
+    queryset, _ = site._registry[InboundMessage].get_search_results(None, InboundMessage.objects.order_by(), query)
+    sql, params = queryset.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: ask whether an index *can* serve
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan and "SubPlan" not in plan, plan
 
 
 def test_outbox_and_replies_are_found_by_message_sid(client):
