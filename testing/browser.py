@@ -9,8 +9,11 @@ thread, so the ORM and the test database behave as in any other test.
 """
 
 import queue
+import sys
 import threading
+import traceback
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pytest
@@ -55,7 +58,15 @@ class BrowserThread:
     def _call(self, work, *, timeout: float):
         future = Future()
         self._jobs.put((work, future))
-        return future.result(timeout=timeout)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            raise TimeoutError(f"the browser's steps ran past {timeout}s; they were at:\n{self._where()}") from None
+
+    def _where(self) -> str:
+        """The browser thread's stack right now: which step, and which Playwright call, never returned."""
+        frame = sys._current_frames().get(self._thread.ident)
+        return "".join(traceback.format_stack(frame)) if frame else "(the browser thread has ended)"
 
     def _start(self):
         from playwright.sync_api import expect, sync_playwright

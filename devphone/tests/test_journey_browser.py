@@ -107,6 +107,9 @@ def test_sign_up_yes_campaign_stop_and_the_opt_out_in_history_through_the_phone(
         admin.get_by_role("button", name="Send now").click()  # saves the form, then asks to confirm
         screenshot(admin, "journey-5-campaign-confirm")
         admin.get_by_role("button", name=re.compile("Yes, send")).click()
+        # Close the tab only once the answer has loaded: Chromium can acknowledge a close that races a
+        # navigation's commit without closing the tab, and Playwright then waits for it forever.
+        expect(admin.locator(".messagelist")).to_contain_text("Sending started.")
         admin.close()
         # The phone page was never reloaded: the worker's text appears by itself.
         campaign_text = phone.locator('.devphone-msg[data-kind="campaign"]')
