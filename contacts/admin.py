@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -51,20 +52,38 @@ from .services import (
 OPT_OUT_ACTION_LIMIT = 500
 
 
-def _evidence_html(evidence: dict):
-    if not evidence:
-        return "—"
-    return format_html(
-        "<dl class='consent-evidence'>{}</dl>",
-        format_html_join(
-            "",
-            "<dt>{}</dt><dd>{}</dd>",
-            (
-                (key.replace("_", " "), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-                for key, value in evidence.items()
+class ConsentEventDisplay:
+    """How one ledger event reads, on its own page and in a contact's history: the same fields, the same words."""
+
+    class Media:
+        css = {"all": ["contacts/consent_history.css"]}
+
+    @admin.display(description=_("recorded at"), ordering="created_at")
+    def recorded_at(self, event):
+        # To the second, with the zone: evidence is read against a carrier's log or the person's phone.
+        return date_format(timezone.localtime(event.created_at), "Y-m-d H:i:s T")
+
+    @admin.display(description=_("program"))
+    def program_or_all(self, event):
+        return event.program or _("All programs")
+
+    @admin.display(description=_("evidence"))
+    def evidence_readable(self, event):
+        # Fields recorded empty (no age gate, no opt-out type) say nothing; the data export keeps them.
+        shown = [(key, value) for key, value in (event.evidence or {}).items() if value not in ("", None)]
+        if not shown:
+            return "—"
+        return format_html(
+            "<dl class='consent-evidence'>{}</dl>",
+            format_html_join(
+                "",
+                "<dt>{}</dt><dd>{}</dd>",
+                (
+                    (key.replace("_", " "), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                    for key, value in shown
+                ),
             ),
-        ),
-    )
+        )
 
 
 # --- Contacts list filters ----------------------------------------------------------
@@ -150,23 +169,15 @@ class SubscriptionInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("program", "last_event")
 
 
-class ConsentEventInline(ReadOnlyInline):
+class ConsentEventInline(ConsentEventDisplay, ReadOnlyInline):
     model = ConsentEvent
-    fields = ["created_at", "kind", "program_or_all", "method", "evidence_readable", "actor"]
+    fields = ["recorded_at", "kind", "program_or_all", "method", "evidence_readable", "actor"]
     readonly_fields = fields
     ordering = ["-id"]
     verbose_name_plural = _("Consent history (ledger, newest first)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("program", "actor")
-
-    @admin.display(description=_("program"))
-    def program_or_all(self, event):
-        return event.program or _("All programs")
-
-    @admin.display(description=_("evidence"))
-    def evidence_readable(self, event):
-        return _evidence_html(event.evidence)
 
 
 # --- Contacts ---------------------------------------------------------------------------------------------
@@ -469,7 +480,7 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
+class ConsentEventAdmin(ConsentEventDisplay, ReadOnlyAdmin):
     list_display = ["id", "created_at", "contact", "kind", "program_slug", "method", "actor"]
     list_filter = ["kind", "method", "program"]
     ordering = ["-id"]
@@ -480,7 +491,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     fields = [
-        "id", "created_at", "contact", "phone", "kind", "program_or_all", "method", "actor",
+        "id", "recorded_at", "contact", "phone", "kind", "program_or_all", "method", "actor",
         "evidence_readable", "position", "prev_hash", "hash", "hash_scheme",
     ]  # fmt: skip
     readonly_fields = fields
@@ -492,17 +503,9 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     def has_export_permission(self, request):
         return request.user.has_perm("contacts.export_contact")
 
-    @admin.display(description=_("program"))
-    def program_or_all(self, event):
-        return event.program or _("All programs")
-
     @admin.display(description=_("program"), ordering="program__slug")
     def program_slug(self, event):
         return event.program.slug if event.program else _("all")
-
-    @admin.display(description=_("evidence"))
-    def evidence_readable(self, event):
-        return _evidence_html(event.evidence)
 
     @admin.action(description=_("Export selected events as CSV"), permissions=["export"])
     def export_csv(self, request, queryset):
