@@ -323,6 +323,30 @@ def test_campaign_list_fits_a_1280_pixel_screen(browser, live_server):
     assert page_scroll <= DESKTOP["width"]
 
 
+def test_the_tag_picker_fits_beside_the_preview_on_a_1280_pixel_screen(browser, live_server, draft):
+    """The picker with its add link sits inside the form column, with the admin's side menu open."""
+    Tag.objects.create(name="vip")
+    make_staff("mia", MARKETING)
+
+    def look(page):
+        login(page, live_server, "mia")
+        page.goto(f"{live_server.url}/admin/campaigns/campaign/{draft.pk}/change/")
+        row = page.locator(".form-row.field-tags")
+        row.locator(".selector-chosen").wait_for()
+        screenshot(page, "campaign-change-1280")
+        return page.evaluate(
+            """() => { const row = document.querySelector('.form-row.field-tags').getBoundingClientRect();
+               const right = (selector) => document.querySelector(selector).getBoundingClientRect().right;
+               return [row.right, right('.field-tags .selector-chosen'),
+                       right('.field-tags .related-widget-wrapper-link'),
+                       document.querySelector('#nav-sidebar').getBoundingClientRect().width]; }"""
+        )
+
+    row_right, chosen_right, add_link_right, side_menu = browser.run(look, viewport=DESKTOP)
+    assert side_menu > 0
+    assert chosen_right <= row_right and add_link_right <= row_right
+
+
 def test_staff_pick_their_own_time_zone_and_the_schedule_page_follows(browser, live_server, settings, draft):
     settings.STAFF_TIME_ZONE = "America/New_York"
     campaign = draft
