@@ -15,6 +15,7 @@ import traceback
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -100,6 +101,15 @@ class BrowserThread:
                 context.close()
 
         return self._call(in_browser, timeout=STEPS_TIMEOUT)
+
+
+def admin_login(page, base_url: str, username: str, password: str, next_path: str = "/admin/") -> None:
+    """Log in through the admin's own login form and wait until `next_path` has loaded."""
+    page.goto(f"{base_url}/admin/login/?next={quote(next_path)}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(next_path).path)
 
 
 def screenshot(page, name: str) -> None:

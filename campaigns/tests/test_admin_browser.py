@@ -20,7 +20,7 @@ from contacts.models import ConsentMethod, Tag
 from contacts.services import consent_opt_out
 from contacts.tests.factories import make_program
 from messaging.models import MessageKind, MessageStatus, OutboundMessage
-from testing.browser import DESKTOP, screenshot
+from testing.browser import DESKTOP, admin_login, screenshot
 
 # Serialized rollback, like every live-server and worker test: the migrations' seed data (roles, keywords,
 # state rules) is put back after each flush, so tests after these find it.
@@ -60,11 +60,7 @@ def start_a_campaign(page, live_server, program, name):
 
 
 def login(page, live_server, username):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    admin_login(page, live_server.url, username, PASSWORD)
 
 
 def test_marketing_user_builds_previews_sends_and_watches_the_campaign_complete(browser, live_server, sending):

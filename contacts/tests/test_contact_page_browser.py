@@ -12,7 +12,7 @@ import pytest
 from contacts.models import ConsentMethod
 from contacts.services import consent_opt_in, consent_opt_out, contact_get_or_create
 from contacts.tests.factories import make_program
-from testing.browser import DESKTOP, PHONE, screenshot
+from testing.browser import DESKTOP, PHONE, admin_login, screenshot
 from testing.users import staff_user_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -53,10 +53,7 @@ def test_the_consent_history_keeps_long_evidence_inside_the_page_and_says_when_t
     staff = staff_user_make(superuser=True, password=PASSWORD)
 
     def look(page):
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/contact/{history.pk}/change/")
-        page.fill("#id_username", staff.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        admin_login(page, live_server.url, staff.username, PASSWORD, f"/admin/contacts/contact/{history.pk}/change/")
         ledger = page.locator(".inline-group", has_text="Consent history")
         ledger.locator("td.field-evidence_readable").first.wait_for()
         screenshot(page, f"contact-consent-history-{viewport['width']}")

@@ -7,7 +7,6 @@ worker process sends every text with the console backend, as under `make run`.
 """
 
 import re
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -19,7 +18,7 @@ from contacts.models import ConsentKind, Contact, SubscriptionStatus
 from contacts.selectors import subscription_status
 from contacts.tests.factories import make_program
 from messaging.models import InboundClassification, InboundMessage, MessageKind, OutboundMessage
-from testing.browser import DESKTOP, screenshot
+from testing.browser import DESKTOP, admin_login, screenshot
 from testing.worker import celery_processes, pytest_runtest_makereport, wait_until  # noqa: F401  (fixture, hook)
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -49,14 +48,6 @@ def demo(settings, live_server, celery_processes, phone_settings):  # noqa: F811
     cache.clear()
 
 
-def login(page, base_url, next_path):
-    page.goto(f"{base_url}/admin/login/?next={quote(next_path)}")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path.split("?")[0])))
-
-
 def test_sign_up_yes_campaign_stop_and_the_opt_out_in_history_through_the_phone(browser, demo):
     from playwright.sync_api import expect
 
@@ -77,7 +68,7 @@ def test_sign_up_yes_campaign_stop_and_the_opt_out_in_history_through_the_phone(
     assert subscription_status(contact=contact, program=program) == SubscriptionStatus.PENDING
 
     def reply_yes(page):
-        login(page, url, "/admin/phone/")
+        admin_login(page, url, "admin", PASSWORD, "/admin/phone/")
         expect(page.get_by_role("link", name=E164)).to_be_visible()  # the newest contacts, one tap away
         screenshot(page, "phone-pick-a-number")
         page.fill("#devphone-number", NUMBER)
@@ -97,7 +88,7 @@ def test_sign_up_yes_campaign_stop_and_the_opt_out_in_history_through_the_phone(
     assert subscription_status(contact=contact, program=program) == SubscriptionStatus.ACTIVE
 
     def campaign_arrives_then_stop(page):
-        login(page, url, "/admin/phone/?number=%2B14155550188")
+        admin_login(page, url, "admin", PASSWORD, "/admin/phone/?number=%2B14155550188")
         phone = page
         expect(phone.locator("#devphone-number")).to_have_value(E164)
         expect(phone.locator(".devphone-msg")).to_have_count(3)

@@ -10,10 +10,11 @@ from contacts.tests.factories import make_contact, make_program
 from messaging.inbound import inbound_receive
 from messaging.models import InboundMessage, MessageKind, OutboundMessage
 from messaging.roles import ROLE_PERMISSIONS
-from testing.browser import DESKTOP, screenshot
+from testing.browser import DESKTOP, admin_login, screenshot
 from testing.fake_twilio import new_sid
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
 
 def _agent() -> User:
     user = User.objects.create_user("agent", password="agent-pass-123", is_staff=True)
@@ -42,10 +43,7 @@ def test_a_support_agent_opts_out_a_reply_from_the_review_queue_with_one_click(l
     detail = InboundMessage.objects.get(from_number="+14155550191").pk
 
     def opt_out_in_the_queue(page):
-        page.goto(live_server.url + "/admin/login/?next=/admin/messaging/reviewitem/")
-        page.fill("#id_username", "agent")
-        page.fill("#id_password", "agent-pass-123")
-        page.click("input[type=submit]")
+        admin_login(page, live_server.url, "agent", "agent-pass-123", "/admin/messaging/reviewitem/")
         page.wait_for_selector("text=Stpo, thanks")
         screenshot(page, "review-queue")
         shown = page.content()

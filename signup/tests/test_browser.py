@@ -7,7 +7,7 @@ import pytest
 from contacts.models import ConsentEvent, ConsentKind, Contact, Subscription, SubscriptionStatus
 from contacts.tests.factories import make_program
 from messaging.texts import text_double_opt_in_request, text_opt_in_confirmation
-from testing.browser import DESKTOP, PHONE, screenshot
+from testing.browser import DESKTOP, PHONE, admin_login, screenshot
 
 # serialized_rollback keeps the migrations' data (keyword lists, content types) between live-server tests.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -237,10 +237,9 @@ def test_program_admin_preview_follows_edits_before_saving(live_server, browser,
         staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
     def steps(page):
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/program/{program.pk}/change/")
-        page.get_by_label("Username").fill("marketer")
-        page.get_by_label("Password").fill("a-long-test-password")
-        page.get_by_role("button", name="Log in").click()
+        admin_login(
+            page, live_server.url, "marketer", "a-long-test-password", f"/admin/contacts/program/{program.pk}/change/"
+        )
         preview = page.locator("#program-preview")
         preview.get_by_text("Acme Deals: Reply YES to confirm you want Weekly offers texts.").wait_for()
         page.get_by_label("Brand").fill("Zed Wines")
